@@ -1,0 +1,206 @@
+//! Intranet users: their types, what each type may do, and the fields an administrator enters.
+
+use super::FieldError;
+
+/// The kinds of intranet user (seed 7.3). Every user has exactly one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UserType {
+    /// 系统管理员: configures its region and those below; never approves.
+    SystemAdmin,
+    /// 审批人员: approves; holds an approval role; no configuration.
+    Approver,
+    /// 指挥员: reads the situation map.
+    Commander,
+    /// 分析员: reads statistics.
+    Analyst,
+    /// 审计管理员: reads the audit log only.
+    AuditAdmin,
+}
+
+/// Something a user may do; pages and actions ask for one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// 用户配置
+    ManageUsers,
+    /// 角色配置
+    ManageRoles,
+    /// Read the audit log.
+    ReadAudit,
+}
+
+impl UserType {
+    /// Every type, in the order forms list them.
+    pub const ALL: [UserType; 5] =
+        [Self::SystemAdmin, Self::Approver, Self::Commander, Self::Analyst, Self::AuditAdmin];
+
+    /// The code used in storage and forms.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::SystemAdmin => "system_admin",
+            Self::Approver => "approver",
+            Self::Commander => "commander",
+            Self::Analyst => "analyst",
+            Self::AuditAdmin => "audit_admin",
+        }
+    }
+
+    /// The Chinese name.
+    pub fn label(self) -> &'static str {
+        match self {
+            Self::SystemAdmin => "系统管理员",
+            Self::Approver => "审批人员",
+            Self::Commander => "指挥员",
+            Self::Analyst => "分析员",
+            Self::AuditAdmin => "审计管理员",
+        }
+    }
+
+    /// What the type is for, shown on the home page and in the README.
+    pub fn duties(self) -> &'static str {
+        match self {
+            Self::SystemAdmin => "管理本地区及下级地区的用户和审批角色；不参与审批。",
+            Self::Approver => "按所持审批角色办理活动的初审、受理和审批；无系统配置权限。",
+            Self::Commander => "查看地图势态（只读）。",
+            Self::Analyst => "查看统计中心并导出报表（只读）。",
+            Self::AuditAdmin => "查阅审计日志（只读），不能修改任何数据。",
+        }
+    }
+
+    /// Parses the storage/form code.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        Self::ALL
+            .into_iter()
+            .find(|t| t.code() == raw.trim())
+            .ok_or_else(|| FieldError::new("user_type", "请选择有效的用户类型"))
+    }
+
+    /// Whether users of this type may do `p`.
+    pub fn can(self, p: Permission) -> bool {
+        match p {
+            Permission::ManageUsers | Permission::ManageRoles => self == Self::SystemAdmin,
+            Permission::ReadAudit => self == Self::AuditAdmin,
+        }
+    }
+
+    /// Whether users of this type must hold an approval role.
+    pub fn needs_approval_role(self) -> bool {
+        self == Self::Approver
+    }
+}
+
+/// A login name: 3 to 32 characters of ASCII letters, digits, `_`, `.` and `-`, starting with a letter.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LoginName(String);
+
+impl LoginName {
+    /// Parses a form value.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let v = raw.trim();
+        let field = "login_name";
+        if v.is_empty() {
+            return Err(FieldError::new(field, "请填写登录用户名"));
+        }
+        if !(3..=32).contains(&v.chars().count()) {
+            return Err(FieldError::new(field, "登录用户名长度应为 3 到 32 个字符"));
+        }
+        if !v.starts_with(|c: char| c.is_ascii_alphabetic())
+            || !v.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '.' | '-'))
+        {
+            return Err(FieldError::new(field, "登录用户名只能包含英文字母、数字、下划线、点和减号，并以字母开头"));
+        }
+        Ok(Self(v.to_ascii_lowercase()))
+    }
+
+    /// The name.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// A mainland mobile number: 11 digits starting 13–19.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Mobile(String);
+
+impl Mobile {
+    /// Parses a form value; spaces and dashes are ignored.
+    pub fn parse(raw: &str) -> Result<Self, FieldError> {
+        let digits: String = raw.chars().filter(|c| !matches!(c, ' ' | '-')).collect();
+        if digits.is_empty() {
+            return Err(FieldError::new("mobile", "请填写手机号码"));
+        }
+        let b = digits.as_bytes();
+        if b.len() != 11 || !b.iter().all(u8::is_ascii_digit) || b[0] != b'1' || !(b'3'..=b'9').contains(&b[1]) {
+            return Err(FieldError::new("mobile", "手机号码应为 11 位数字，以 13–19 开头"));
+        }
+        Ok(Self(digits))
+    }
+
+    /// The digits.
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+}
+
+/// The data of a user as an administrator enters it (without the password).
+#[derive(Debug, Clone)]
+pub struct UserProfile {
+    /// 真实名称
+    pub real_name: String,
+    /// 所属地区
+    pub region: super::region::Adcode,
+    /// 手机
+    pub mobile: Mobile,
+    /// 用户类型
+    pub user_type: UserType,
+    /// 审批角色, present exactly when the type needs one.
+    pub approval_role: Option<i64>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn login_names() {
+        for (raw, ok) in [
+            ("zhangsan", true),
+            ("Zhang.San-01", true),
+            ("ab", false),
+            ("1abc", false),
+            ("张三丰", false),
+            ("a<script>", false),
+            ("", false),
+            (&"a".repeat(33), false),
+        ] {
+            assert_eq!(LoginName::parse(raw).is_ok(), ok, "{raw:?}");
+        }
+        assert_eq!(LoginName::parse(" ZhangSan ").unwrap().as_str(), "zhangsan");
+    }
+
+    #[test]
+    fn mobiles() {
+        for (raw, ok) in [
+            ("13800138000", true),
+            ("138-0013-8000", true),
+            ("12800138000", false),
+            ("1380013800", false),
+            ("138001380000", false),
+            ("1380013800a", false),
+            ("", false),
+        ] {
+            assert_eq!(Mobile::parse(raw).is_ok(), ok, "{raw:?}");
+        }
+    }
+
+    #[test]
+    fn permissions() {
+        assert!(UserType::SystemAdmin.can(Permission::ManageUsers));
+        assert!(!UserType::Approver.can(Permission::ManageUsers));
+        assert!(!UserType::SystemAdmin.can(Permission::ReadAudit));
+        assert!(UserType::AuditAdmin.can(Permission::ReadAudit));
+        for t in UserType::ALL {
+            assert_eq!(UserType::parse(t.code()), Ok(t));
+        }
+        assert!(UserType::parse("root").is_err());
+    }
+}

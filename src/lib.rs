@@ -1,0 +1,11 @@
+//! 安许 (anxu): permits for large public events and the situation across a province's regions.
+//!
+//! Layers look only down: `web` → `auth`/`setup` → `store` → `domain`. See ARCHITECTURE.md.
+
+pub mod auth;
+pub mod clock;
+pub mod config;
+pub mod domain;
+pub mod setup;
+pub mod store;
+pub mod web;

@@ -1,0 +1,186 @@
+//! Start-up: open the store, create the provincial administrator on first start, the demo users with `--demo`,
+//! and serve until the process is stopped or the database fails.
+
+use std::path::Path;
+use std::sync::Arc;
+
+use anyhow::Context;
+use chrono::NaiveDateTime;
+
+use crate::auth;
+use crate::clock::{Clock, SystemClock};
+use crate::config::{Config, ServeArgs};
+use crate::domain::region::{Adcode, DEFAULT_REGIONS_CSV, RegionTree};
+use crate::domain::role::RoleInput;
+use crate::domain::user::{LoginName, Mobile, UserProfile, UserType};
+use crate::store::users::{self, NewUser};
+use crate::store::{Actor, Store, StoreError, StoreResult, roles};
+use crate::web::{AppState, router};
+
+/// The login name of the provincial administrator created on first start.
+pub const FIRST_ADMIN: &str = "admin";
+
+/// The password of every demo user.
+pub const DEMO_PASSWORD: &str = "Anxu@2026";
+
+/// Demo roles, owned by the province.
+const DEMO_ROLES: &[(&str, &str)] = &[("科员", "初审、受理"), ("科长", "审批第一步"), ("分管局长", "审批第二步")];
+
+/// Demo users: login, real name, region, type, role. One of every type, in a city and a county of 杭州 and in 宁波.
+pub const DEMO_USERS: &[(&str, &str, &str, UserType, Option<&str>)] = &[
+    ("zj_admin", "省厅管理员", "330000", UserType::SystemAdmin, None),
+    ("hz_admin", "杭州市局管理员", "330100", UserType::SystemAdmin, None),
+    ("nb_admin", "宁波市局管理员", "330200", UserType::SystemAdmin, None),
+    ("xh_keyuan", "西湖分局科员", "330106", UserType::Approver, Some("科员")),
+    ("xh_kezhang", "西湖分局科长", "330106", UserType::Approver, Some("科长")),
+    ("hz_juzhang", "杭州市局分管局长", "330100", UserType::Approver, Some("分管局长")),
+    ("zj_commander", "省厅指挥员", "330000", UserType::Commander, None),
+    ("zj_analyst", "省厅分析员", "330000", UserType::Analyst, None),
+    ("zj_auditor", "省厅审计管理员", "330000", UserType::AuditAdmin, None),
+];
+
+fn system_actor() -> Actor {
+    Actor { id: None, login: "system".into(), region: None, source: "local".into() }
+}
+
+/// Loads the regions file, or the built-in 浙江省.
+pub fn load_regions(path: Option<&Path>) -> anyhow::Result<RegionTree> {
+    let text = match path {
+        Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
+        None => DEFAULT_REGIONS_CSV.to_string(),
+    };
+    let tree = RegionTree::parse_csv(&text).with_context(|| format!("in {}", path.map_or("built-in regions".into(), |p| p.display().to_string())))?;
+    Ok(tree)
+}
+
+/// Creates the provincial administrator when there are no users yet; returns its one-time password.
+pub fn bootstrap(store: &Store, regions: &RegionTree, now: NaiveDateTime) -> StoreResult<Option<String>> {
+    let password = auth::random_password();
+    let new = NewUser {
+        login_name: LoginName::parse(FIRST_ADMIN).map_err(|e| StoreError::Conflict(e.message))?,
+        profile: UserProfile {
+            real_name: "省级管理员".into(),
+            region: regions.root().adcode,
+            mobile: Mobile::parse("13800000000").map_err(|e| StoreError::Conflict(e.message))?,
+            user_type: UserType::SystemAdmin,
+            approval_role: None,
+        },
+        password_hash: auth::hash_password(&password),
+        must_change_password: true,
+    };
+    store.write_blocking(move |tx| {
+        if users::count(tx)? > 0 {
+            return Ok(None);
+        }
+        users::create(tx, now, &new, &system_actor())?;
+        Ok(Some(password))
+    })
+}
+
+/// Creates the demo roles and users that do not exist yet.
+pub fn seed_demo(store: &Store, regions: &RegionTree, now: NaiveDateTime) -> StoreResult<()> {
+    let root = regions.root().adcode;
+    let hash = auth::hash_password(DEMO_PASSWORD);
+    let mut planned = Vec::new();
+    for &(login, name, region, user_type, role) in DEMO_USERS {
+        let region = Adcode::parse(region).filter(|c| regions.get(*c).is_some()).unwrap_or(root);
+        planned.push((login, name, region, user_type, role));
+    }
+    store.write_blocking(move |tx| {
+        let actor = system_actor();
+        let mut role_ids = std::collections::HashMap::new();
+        let root_path = format!("/{root}/");
+        for &(name, description) in DEMO_ROLES {
+            let existing = roles::list_usable(tx, &root_path)?.into_iter().find(|r| r.name == name);
+            let id = match existing {
+                Some(r) => r.id,
+                None => roles::create(tx, now, root, &RoleInput { name: name.into(), description: description.into() }, &actor)?,
+            };
+            role_ids.insert(name, id);
+        }
+        for (login, real_name, region, user_type, role) in planned {
+            if users::find_for_login(tx, login)?.is_some() {
+                continue;
+            }
+            let new = NewUser {
+                login_name: LoginName::parse(login).map_err(|e| StoreError::Conflict(e.message))?,
+                profile: UserProfile {
+                    real_name: real_name.into(),
+                    region,
+                    mobile: Mobile::parse("13900000000").map_err(|e| StoreError::Conflict(e.message))?,
+                    user_type,
+                    approval_role: role.and_then(|r| role_ids.get(r).copied()),
+                },
+                password_hash: hash.clone(),
+                must_change_password: false,
+            };
+            users::create(tx, now, &new, &actor)?;
+        }
+        Ok(())
+    })
+}
+
+/// Opens the store and builds the application state.
+pub fn open_app(db: Option<&Path>, regions: RegionTree, clock: Arc<dyn Clock>, config: Config) -> anyhow::Result<AppState> {
+    let store = Store::open(db, &regions).map_err(|e| anyhow::anyhow!("{e}"))?;
+    Ok(AppState { store, regions: Arc::new(regions), clock, config: Arc::new(config) })
+}
+
+/// `anxu serve`.
+pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
+    let config = Config::from_args(&args)?;
+    let regions = load_regions(args.regions.as_deref())?;
+    std::fs::create_dir_all(&args.data_dir).with_context(|| format!("creating {}", args.data_dir.display()))?;
+    let db = args.data_dir.join("anxu.duckdb");
+    let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+    let app = {
+        let db = db.clone();
+        let clock = clock.clone();
+        tokio::task::spawn_blocking(move || -> anyhow::Result<AppState> {
+            let app = open_app(Some(&db), regions, clock.clone(), config).with_context(|| format!("opening {}", db.display()))?;
+            if let Some(pw) = bootstrap(&app.store, &app.regions, clock.now())? {
+                println!("首次启动：已创建省级系统管理员 {FIRST_ADMIN}，初始密码 {pw}");
+                println!("（此密码只显示这一次；首次登录后须修改。）");
+            }
+            if args.demo {
+                seed_demo(&app.store, &app.regions, clock.now())?;
+                println!("演示用户已就绪（密码均为 {DEMO_PASSWORD}）：");
+                for (login, name, _, t, _) in DEMO_USERS {
+                    println!("  {login:<14} {}  {name}", t.label());
+                }
+            }
+            Ok(app)
+        })
+        .await??
+    };
+    let listener = tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("binding {}", args.bind))?;
+    println!("安许审批内网已启动：http://{}  数据库 {}", listener.local_addr()?, db.display());
+    let mut fatal = app.store.health().watch();
+    let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
+    let shutdown = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => None,
+            _ = fatal.wait_for(Option::is_some) => {
+                let reason = fatal.borrow().clone();
+                tracing::error!(?reason, "database failed; /healthz reports it, stopping in 2 s");
+                // Leave health checks a moment to see the red /healthz before the listener closes.
+                tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+                reason
+            }
+        }
+    };
+    let (tx, rx) = tokio::sync::oneshot::channel();
+    let server = axum::serve(listener, service).with_graceful_shutdown(async move {
+        let reason = shutdown.await;
+        let _ = tx.send(reason);
+    });
+    server.await?;
+    if let Ok(Some(reason)) = rx.await {
+        anyhow::bail!(
+            "the database failed and can no longer be used: {reason}\n\
+             anxu stops so that a supervisor restarts it; if it does not start again, keep the files in {} and restore from a backup",
+            args.data_dir.display()
+        );
+    }
+    Ok(())
+}

@@ -1,0 +1,9 @@
+//! Integration tests: the real router through `oneshot` on a fresh in-memory database, driven by helpers that act
+//! like users. One module per feature.
+
+mod access;
+mod harness;
+mod roles;
+mod signin;
+mod store;
+mod users;
