@@ -29,7 +29,7 @@ pub struct ServeArgs {
 }
 
 /// Settings the running site reads.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct Config {
     /// Origins allowed as frame ancestors besides the site itself.
     pub frame_ancestors: Vec<String>,
@@ -39,19 +39,21 @@ pub struct Config {
     pub policy: SecurityPolicy,
 }
 
-impl Default for Config {
-    fn default() -> Self {
-        Self { frame_ancestors: Vec::new(), secure_cookies: false, policy: SecurityPolicy::default() }
-    }
-}
 
 impl Config {
     /// Builds the site configuration from the flags, refusing malformed origins.
     pub fn from_args(args: &ServeArgs) -> anyhow::Result<Self> {
         for origin in &args.frame_ancestors {
-            anyhow::ensure!(valid_origin(origin), "--frame-ancestors: {origin:?} is not an origin like https://host[:port]");
+            anyhow::ensure!(
+                valid_origin(origin),
+                "--frame-ancestors: {origin:?} is not an origin like https://host[:port]"
+            );
         }
-        Ok(Self { frame_ancestors: args.frame_ancestors.clone(), secure_cookies: args.secure_cookies, ..Self::default() })
+        Ok(Self {
+            frame_ancestors: args.frame_ancestors.clone(),
+            secure_cookies: args.secure_cookies,
+            ..Self::default()
+        })
     }
 }
 

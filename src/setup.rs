@@ -49,7 +49,8 @@ pub fn load_regions(path: Option<&Path>) -> anyhow::Result<RegionTree> {
         Some(p) => std::fs::read_to_string(p).with_context(|| format!("reading {}", p.display()))?,
         None => DEFAULT_REGIONS_CSV.to_string(),
     };
-    let tree = RegionTree::parse_csv(&text).with_context(|| format!("in {}", path.map_or("built-in regions".into(), |p| p.display().to_string())))?;
+    let tree = RegionTree::parse_csv(&text)
+        .with_context(|| format!("in {}", path.map_or("built-in regions".into(), |p| p.display().to_string())))?;
     Ok(tree)
 }
 
@@ -94,7 +95,13 @@ pub fn seed_demo(store: &Store, regions: &RegionTree, now: NaiveDateTime) -> Sto
             let existing = roles::list_usable(tx, &root_path)?.into_iter().find(|r| r.name == name);
             let id = match existing {
                 Some(r) => r.id,
-                None => roles::create(tx, now, root, &RoleInput { name: name.into(), description: description.into() }, &actor)?,
+                None => roles::create(
+                    tx,
+                    now,
+                    root,
+                    &RoleInput { name: name.into(), description: description.into() },
+                    &actor,
+                )?,
             };
             role_ids.insert(name, id);
         }
@@ -121,7 +128,12 @@ pub fn seed_demo(store: &Store, regions: &RegionTree, now: NaiveDateTime) -> Sto
 }
 
 /// Opens the store and builds the application state.
-pub fn open_app(db: Option<&Path>, regions: RegionTree, clock: Arc<dyn Clock>, config: Config) -> anyhow::Result<AppState> {
+pub fn open_app(
+    db: Option<&Path>,
+    regions: RegionTree,
+    clock: Arc<dyn Clock>,
+    config: Config,
+) -> anyhow::Result<AppState> {
     let store = Store::open(db, &regions).map_err(|e| anyhow::anyhow!("{e}"))?;
     Ok(AppState { store, regions: Arc::new(regions), clock, config: Arc::new(config) })
 }
@@ -137,7 +149,8 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         let db = db.clone();
         let clock = clock.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<AppState> {
-            let app = open_app(Some(&db), regions, clock.clone(), config).with_context(|| format!("opening {}", db.display()))?;
+            let app = open_app(Some(&db), regions, clock.clone(), config)
+                .with_context(|| format!("opening {}", db.display()))?;
             if let Some(pw) = bootstrap(&app.store, &app.regions, clock.now())? {
                 println!("首次启动：已创建省级系统管理员 {FIRST_ADMIN}，初始密码 {pw}");
                 println!("（此密码只显示这一次；首次登录后须修改。）");
@@ -160,8 +173,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let shutdown = async move {
         tokio::select! {
             _ = tokio::signal::ctrl_c() => None,
-            _ = fatal.wait_for(Option::is_some) => {
-                let reason = fatal.borrow().clone();
+            reason = async { fatal.wait_for(Option::is_some).await.ok().and_then(|r| r.clone()) } => {
                 tracing::error!(?reason, "database failed; /healthz reports it, stopping in 2 s");
                 // Leave health checks a moment to see the red /healthz before the listener closes.
                 tokio::time::sleep(std::time::Duration::from_secs(2)).await;

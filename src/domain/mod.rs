@@ -3,11 +3,16 @@
 //! Nothing here does IO or knows about HTTP, HTML or DuckDB. Raw input becomes a domain value through a `parse`
 //! function that either returns the value or a [`FieldError`] with a Chinese message fit for a form.
 
+pub mod activity;
+pub mod calendar;
 pub mod region;
 pub mod role;
+pub mod scale;
 pub mod security;
+pub mod sms;
 pub mod text;
 pub mod user;
+pub mod workflow;
 
 /// A problem with one input field, with a message in Chinese for the page.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -37,7 +37,7 @@ pub struct NewAudit<'a> {
 /// Appends one record in the caller's transaction.
 pub fn append(tx: &Transaction<'_>, at: NaiveDateTime, rec: NewAudit<'_>) -> StoreResult<()> {
     tx.execute(
-        "INSERT INTO audit_log (at, actor_id, actor_login, actor_region, source, action, object, result, detail)
+        "INSERT INTO audit_log (occurred_at, actor_id, actor_login, actor_region, source, action, object, result, detail)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
         params![
             at,
@@ -114,15 +114,15 @@ pub struct AuditPage {
 pub fn list(conn: &Connection, f: &AuditFilter) -> StoreResult<AuditPage> {
     let where_sql = "FROM audit_log a LEFT JOIN regions g ON g.adcode = a.actor_region
         WHERE (starts_with(g.path, $1) OR ($2 AND a.actor_region IS NULL))
-          AND ($3::TIMESTAMP IS NULL OR a.at >= $3::TIMESTAMP)
-          AND ($4::TIMESTAMP IS NULL OR a.at < $4::TIMESTAMP)
+          AND ($3::TIMESTAMP IS NULL OR a.occurred_at >= $3::TIMESTAMP)
+          AND ($4::TIMESTAMP IS NULL OR a.occurred_at < $4::TIMESTAMP)
           AND ($5::VARCHAR IS NULL OR contains(a.actor_login, $5::VARCHAR))
           AND ($6::VARCHAR IS NULL OR a.action = $6::VARCHAR)
           AND ($7::VARCHAR IS NULL OR a.result = $7::VARCHAR)";
     let p = params![f.scope_path, f.province, f.from, f.until, f.actor, f.action, f.result];
     let total: i64 = conn.query_row(&format!("SELECT count(*) {where_sql}"), p, |r| r.get(0))?;
     let sql = format!(
-        "SELECT a.id, a.at, a.actor_login, a.actor_region, a.source, a.action, a.object, a.result, a.detail {where_sql}
+        "SELECT a.id, a.occurred_at, a.actor_login, a.actor_region, a.source, a.action, a.object, a.result, a.detail {where_sql}
          ORDER BY a.id DESC LIMIT {} OFFSET {}",
         f.per_page,
         u64::from(f.page) * u64::from(f.per_page)

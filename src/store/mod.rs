@@ -126,7 +126,12 @@ impl Store {
                 }
             })
             .map_err(|e| MigrateError::Io(e.to_string()))?;
-        Ok(Self { writer: tx, readers: Arc::new(Mutex::new(Vec::new())), base: Arc::new(Mutex::new(base)), health: Health::new() })
+        Ok(Self {
+            writer: tx,
+            readers: Arc::new(Mutex::new(Vec::new())),
+            base: Arc::new(Mutex::new(base)),
+            health: Health::new(),
+        })
     }
 
     /// The database's health.

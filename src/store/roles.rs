@@ -90,7 +90,13 @@ fn object(id: i64, name: &str) -> String {
 }
 
 /// Creates a role owned by `region`.
-pub fn create(tx: &Transaction<'_>, now: NaiveDateTime, region: Adcode, input: &RoleInput, actor: &Actor) -> StoreResult<i64> {
+pub fn create(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    region: Adcode,
+    input: &RoleInput,
+    actor: &Actor,
+) -> StoreResult<i64> {
     check_name_free(tx, &input.name, None)?;
     let id: i64 = tx.query_row(
         "INSERT INTO approval_roles (name, description, region, created_at, updated_at) VALUES (?, ?, ?, ?, ?)
@@ -98,7 +104,17 @@ pub fn create(tx: &Transaction<'_>, now: NaiveDateTime, region: Adcode, input: &
         params![input.name, input.description, region.get(), now, now],
         |r| r.get(0),
     )?;
-    append(tx, now, NewAudit { actor, action: "role.create", object: object(id, &input.name), ok: true, detail: input.description.clone() })?;
+    append(
+        tx,
+        now,
+        NewAudit {
+            actor,
+            action: "role.create",
+            object: object(id, &input.name),
+            ok: true,
+            detail: input.description.clone(),
+        },
+    )?;
     Ok(id)
 }
 
@@ -138,5 +154,9 @@ pub fn delete(tx: &Transaction<'_>, now: NaiveDateTime, id: i64, scope_path: &st
         return Err(StoreError::Conflict(format!("该角色正被以下用户使用，不能删除：{}", used.holders.join("、"))));
     }
     tx.execute("UPDATE approval_roles SET deleted_at = ? WHERE id = ?", params![now, id])?;
-    append(tx, now, NewAudit { actor, action: "role.delete", object: object(id, &role.name), ok: true, detail: String::new() })
+    append(
+        tx,
+        now,
+        NewAudit { actor, action: "role.delete", object: object(id, &role.name), ok: true, detail: String::new() },
+    )
 }

@@ -3,9 +3,9 @@
 use chrono::NaiveDateTime;
 use duckdb::{Connection, OptionalExt, Transaction, params};
 
+use super::StoreResult;
 use super::audit::{Actor, NewAudit, append};
 use super::users::{USER_COLUMNS, USER_FROM, User, object, user_from_row};
-use super::StoreResult;
 use crate::domain::security::SecurityPolicy;
 
 /// A stored session.
@@ -115,7 +115,13 @@ pub fn record_login(
         None => None,
     };
     let (Some(id), Some((frozen, failed, locked_until, login))) = (user_id, state) else {
-        append(tx, now, NewAudit { actor, action: "login", object: actor.login.clone(), ok: false, detail: "用户不存在".into() })?;
+        append(
+            tx,
+            now,
+            NewAudit {
+                actor, action: "login", object: actor.login.clone(), ok: false, detail: "用户不存在".into()
+            },
+        )?;
         return Ok(LoginOutcome::BadCredentials);
     };
     let obj = object(id, &login);

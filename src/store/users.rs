@@ -58,7 +58,11 @@ pub(super) fn user_from_row(row: &Row<'_>) -> duckdb::Result<User> {
         region: adcode_at(row, 3)?,
         mobile: row.get(4)?,
         user_type: UserType::parse(&type_code).map_err(|_| {
-            duckdb::Error::FromSqlConversionFailure(5, duckdb::types::Type::Text, format!("bad type {type_code}").into())
+            duckdb::Error::FromSqlConversionFailure(
+                5,
+                duckdb::types::Type::Text,
+                format!("bad type {type_code}").into(),
+            )
         })?,
         approval_role_id: row.get(6)?,
         approval_role_name: row.get(7)?,
@@ -221,7 +225,11 @@ pub fn create(tx: &Transaction<'_>, now: NaiveDateTime, u: &NewUser, actor: &Act
         |r| r.get(0),
     )?;
     let detail = format!("{} {} {}", p.real_name, p.user_type.label(), p.region);
-    append(tx, now, NewAudit { actor, action: "user.create", object: object(id, u.login_name.as_str()), ok: true, detail })?;
+    append(
+        tx,
+        now,
+        NewAudit { actor, action: "user.create", object: object(id, u.login_name.as_str()), ok: true, detail },
+    )?;
     Ok(id)
 }
 
@@ -307,7 +315,13 @@ pub fn change_own_password(
     append(
         tx,
         now,
-        NewAudit { actor, action: "password.change", object: object(id, &actor.login), ok: true, detail: String::new() },
+        NewAudit {
+            actor,
+            action: "password.change",
+            object: object(id, &actor.login),
+            ok: true,
+            detail: String::new(),
+        },
     )
 }
 

@@ -66,7 +66,9 @@ struct LoginQuery {
 /// Only local paths are followed after sign-in.
 fn safe_next(next: Option<&str>) -> String {
     match next {
-        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.starts_with("/login") => n.to_string(),
+        Some(n) if n.starts_with('/') && !n.starts_with("//") && !n.contains('\\') && !n.starts_with("/login") => {
+            n.to_string()
+        }
         _ => "/".to_string(),
     }
 }
@@ -111,7 +113,12 @@ struct LoginForm {
     next: Option<String>,
 }
 
-async fn login(State(app): State<AppState>, headers: HeaderMap, req_ext: axum::http::Extensions, Form(f): Form<LoginForm>) -> Result<Response, AppError> {
+async fn login(
+    State(app): State<AppState>,
+    headers: HeaderMap,
+    req_ext: axum::http::Extensions,
+    Form(f): Form<LoginForm>,
+) -> Result<Response, AppError> {
     let token = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
     let next = safe_next(f.next.as_deref());
     let refuse = |msg: &str| {
@@ -124,7 +131,8 @@ async fn login(State(app): State<AppState>, headers: HeaderMap, req_ext: axum::h
         return Ok(refuse("用户名或密码错误"));
     }
     let now = app.clock.now();
-    let result = auth::sign_in(&app.store, &app.config.policy, now, &f.login_name, &f.password, &source(&req_ext)).await?;
+    let result =
+        auth::sign_in(&app.store, &app.config.policy, now, &f.login_name, &f.password, &source(&req_ext)).await?;
     match result {
         Ok(signed) => {
             // A fresh session id at every sign-in; an older session of this browser ends.
@@ -136,14 +144,14 @@ async fn login(State(app): State<AppState>, headers: HeaderMap, req_ext: axum::h
             let clear = set_cookie(LOGIN_CSRF_COOKIE, "", "/login", Some(0), app.config.secure_cookies);
             let mut res = Redirect::to(&next).into_response();
             res.headers_mut().append(header::SET_COOKIE, c.parse().map_err(|_| AppError::Internal("cookie".into()))?);
-            res.headers_mut().append(header::SET_COOKIE, clear.parse().map_err(|_| AppError::Internal("cookie".into()))?);
+            res.headers_mut()
+                .append(header::SET_COOKIE, clear.parse().map_err(|_| AppError::Internal("cookie".into()))?);
             Ok(res)
         }
         Err(LoginOutcome::Frozen) => Ok(refuse("账号已被冻结，请联系管理员")),
-        Err(LoginOutcome::Locked(until)) => Ok(refuse(&format!(
-            "连续登录失败次数过多，账号已锁定，请于 {} 后再试",
-            beijing(until)
-        ))),
+        Err(LoginOutcome::Locked(until)) => {
+            Ok(refuse(&format!("连续登录失败次数过多，账号已锁定，请于 {} 后再试", beijing(until))))
+        }
         Err(_) => Ok(refuse("用户名或密码错误")),
     }
 }
@@ -202,7 +210,11 @@ struct PasswordForm {
     confirm_password: String,
 }
 
-async fn change_password(State(app): State<AppState>, ctx: Ctx, Form(f): Form<PasswordForm>) -> Result<Response, AppError> {
+async fn change_password(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Form(f): Form<PasswordForm>,
+) -> Result<Response, AppError> {
     let mut errors = FieldErrors::default();
     errors.take(app.config.policy.check_password("new_password", &f.new_password));
     if f.new_password != f.confirm_password {

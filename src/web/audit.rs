@@ -69,7 +69,12 @@ async fn audit_log(State(app): State<AppState>, ctx: Ctx, Query(q): Query<AuditQ
     let until = date("until", &q.until);
     let action = q.action.as_deref().filter(|a| ACTIONS.iter().any(|(c, _)| c == a)).map(str::to_string);
     let result = q.result.as_deref().filter(|r| matches!(*r, "ok" | "refused")).map(str::to_string);
-    let actor = q.actor.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| s.chars().take(32).collect::<String>().to_ascii_lowercase());
+    let actor = q
+        .actor
+        .as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(|s| s.chars().take(32).collect::<String>().to_ascii_lowercase());
     let page_no = q.page.unwrap_or(0).min(100_000);
     let filter = AuditFilter {
         scope_path: app.regions.path_key(ctx.user.region),
@@ -85,7 +90,8 @@ async fn audit_log(State(app): State<AppState>, ctx: Ctx, Query(q): Query<AuditQ
     let found = app.store.read(move |c| audit::list(c, &filter)).await?;
     let mut action_opts = vec![(String::new(), "全部操作".to_string())];
     action_opts.extend(ACTIONS.iter().map(|(c, l)| (c.to_string(), l.to_string())));
-    let result_opts = [("", "全部结果"), ("ok", "成功"), ("refused", "被拒绝")].map(|(a, b)| (a.to_string(), b.to_string()));
+    let result_opts =
+        [("", "全部结果"), ("ok", "成功"), ("refused", "被拒绝")].map(|(a, b)| (a.to_string(), b.to_string()));
     let fmt_date = |d: Option<NaiveDate>| d.map(|d| d.format("%Y-%m-%d").to_string()).unwrap_or_default();
     let base_query = format!(
         "from={}&until={}&actor={}&action={}&result={}",

@@ -54,18 +54,28 @@ impl IntoResponse for AppError {
                 }
                 return Redirect::to(&to).into_response();
             }
-            Self::NotFound => (StatusCode::NOT_FOUND, "未找到", "您访问的内容不存在，或不在您的管辖地区内。".to_string()),
+            Self::NotFound => {
+                (StatusCode::NOT_FOUND, "未找到", "您访问的内容不存在，或不在您的管辖地区内。".to_string())
+            }
             Self::Forbidden => (StatusCode::FORBIDDEN, "无权访问", "您的用户类型无权使用此功能。".to_string()),
             Self::Csrf => (
                 StatusCode::FORBIDDEN,
                 "表单已失效",
                 "表单校验失败（可能已过期或来自其他网站），未做任何修改。请返回刷新页面后重试。".to_string(),
             ),
-            Self::TooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "提交内容过大", "提交的内容超过了允许的大小，未做任何修改。".to_string()),
+            Self::TooLarge => (
+                StatusCode::PAYLOAD_TOO_LARGE,
+                "提交内容过大",
+                "提交的内容超过了允许的大小，未做任何修改。".to_string(),
+            ),
             Self::Conflict(m) => (StatusCode::CONFLICT, "操作未执行", m),
             Self::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
-                (StatusCode::INTERNAL_SERVER_ERROR, "系统错误", "系统暂时无法完成此操作，请稍后重试或联系管理员。".to_string())
+                (
+                    StatusCode::INTERNAL_SERVER_ERROR,
+                    "系统错误",
+                    "系统暂时无法完成此操作，请稍后重试或联系管理员。".to_string(),
+                )
             }
         };
         let body = bare_page(

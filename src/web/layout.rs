@@ -92,7 +92,7 @@ pub fn page(ctx: &Ctx, current: &str, title: &str, content: Markup) -> Markup {
                             }
                         }
                     }
-                    main.content #main { (content) }
+                    main.content id="main" { (content) }
                 }
             }
         }
@@ -113,17 +113,24 @@ pub fn csrf_field(ctx: &Ctx) -> Markup {
 }
 
 /// A labelled text input with its error message.
-pub fn text_field(name: &str, label: &str, value: &str, errors: &FieldErrors, input_type: &str, extra: FieldExtra) -> Markup {
+pub fn text_field(
+    name: &str,
+    label: &str,
+    value: &str,
+    errors: &FieldErrors,
+    input_type: &str,
+    extra: FieldExtra,
+) -> Markup {
     let err = errors.get(name);
     let id = format!("f-{name}");
     html! {
         div.field.has-error[err.is_some()] {
             label for=(id) { (label) @if extra.required { span.req aria-hidden="true" { "*" } } }
-            input #(id) type=(input_type) name=(name) value=(value) maxlength=[extra.maxlength]
+            input id=(id) type=(input_type) name=(name) value=(value) maxlength=[extra.maxlength]
                 required[extra.required] autocomplete=[extra.autocomplete]
                 aria-invalid=[err.map(|_| "true")] aria-describedby=[err.map(|_| format!("{id}-err"))];
             @if let Some(hint) = extra.hint { div.hint { (hint) } }
-            @if let Some(e) = err { div.field-error #(format!("{id}-err")) role="alert" { (e) } }
+            @if let Some(e) = err { div.field-error id=(format!("{id}-err")) role="alert" { (e) } }
         }
     }
 }
@@ -142,18 +149,25 @@ pub struct FieldExtra {
 }
 
 /// A labelled select with its error message. `options` are (value, label).
-pub fn select_field(name: &str, label: &str, selected: &str, options: &[(String, String)], errors: &FieldErrors, required: bool) -> Markup {
+pub fn select_field(
+    name: &str,
+    label: &str,
+    selected: &str,
+    options: &[(String, String)],
+    errors: &FieldErrors,
+    required: bool,
+) -> Markup {
     let err = errors.get(name);
     let id = format!("f-{name}");
     html! {
         div.field.has-error[err.is_some()] {
             label for=(id) { (label) @if required { span.req aria-hidden="true" { "*" } } }
-            select #(id) name=(name) aria-invalid=[err.map(|_| "true")] aria-describedby=[err.map(|_| format!("{id}-err"))] {
+            select id=(id) name=(name) aria-invalid=[err.map(|_| "true")] aria-describedby=[err.map(|_| format!("{id}-err"))] {
                 @for (value, text) in options {
                     option value=(value) selected[value == selected] { (text) }
                 }
             }
-            @if let Some(e) = err { div.field-error #(format!("{id}-err")) role="alert" { (e) } }
+            @if let Some(e) = err { div.field-error id=(format!("{id}-err")) role="alert" { (e) } }
         }
     }
 }
@@ -178,4 +192,3 @@ pub fn pager(ctx: &Ctx, path: &str, base_query: &str, page: u32, per_page: u32, 
         }
     }
 }
-

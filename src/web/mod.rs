@@ -51,7 +51,7 @@ pub fn router(state: AppState) -> Router {
         .layer(middleware::from_fn_with_state(state.clone(), session::resolve_session))
         .layer(middleware::from_fn_with_state(state.clone(), security_headers))
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
-        .layer(tower_http::limit::RequestBodyLimitLayer::new(BODY_LIMIT))
+        .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
 }
 
@@ -71,11 +71,13 @@ async fn healthz(State(app): State<AppState>) -> Response {
         (Some(f), _) => f,
         (None, Some(e)) => e.to_string(),
     };
-    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({ "status": "数据库故障", "error": body }))).into_response()
+    (StatusCode::SERVICE_UNAVAILABLE, axum::Json(serde_json::json!({ "status": "数据库故障", "error": body })))
+        .into_response()
 }
 
 /// Files under `static/`, built into the binary so it runs from any directory.
-const STATIC_FILES: &[(&str, &str, &[u8])] = &[("app.css", "text/css; charset=utf-8", include_bytes!("../../static/app.css"))];
+const STATIC_FILES: &[(&str, &str, &[u8])] =
+    &[("app.css", "text/css; charset=utf-8", include_bytes!("../../static/app.css"))];
 
 async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> Response {
     match STATIC_FILES.iter().find(|(name, _, _)| *name == file) {
@@ -91,7 +93,10 @@ async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> 
 async fn security_headers(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let is_static = req.uri().path().starts_with("/static/");
     let mut res = next.run(req).await;
-    let ancestors = std::iter::once("'self'").chain(app.config.frame_ancestors.iter().map(String::as_str)).collect::<Vec<_>>().join(" ");
+    let ancestors = std::iter::once("'self'")
+        .chain(app.config.frame_ancestors.iter().map(String::as_str))
+        .collect::<Vec<_>>()
+        .join(" ");
     let csp = format!(
         "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; \
          base-uri 'self'; form-action 'self'; frame-ancestors {ancestors}"

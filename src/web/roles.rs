@@ -152,7 +152,12 @@ async fn edit_role_form(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i6
     Ok(role_form_page(&ctx, Some(id), &form, &FieldErrors::default()))
 }
 
-async fn update_role(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Form(form): Form<RoleForm>) -> Result<Response, AppError> {
+async fn update_role(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    Form(form): Form<RoleForm>,
+) -> Result<Response, AppError> {
     load_editable(&app, &ctx, id).await?;
     let input = match RoleInput::parse(&form.name, &form.description) {
         Ok(i) => i,
@@ -175,7 +180,7 @@ async fn confirm_delete(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i6
         "删除审批角色",
         html! {
             div.card.narrow.dialog role="dialog" aria-labelledby="confirm-title" {
-                h1 #confirm-title { "删除审批角色" }
+                h1 id="confirm-title" { "删除审批角色" }
                 @if holders.is_empty() {
                     p { "确认删除审批角色「" (role.name) "」吗？已有审批记录中的角色名称会保留。" }
                     form method="post" action=(ctx.href(&format!("/config/roles/{id}/delete"))) {

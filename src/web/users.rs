@@ -59,7 +59,8 @@ fn region_options(app: &AppState, scope: Adcode) -> Vec<(String, String)> {
         .subtree(scope)
         .into_iter()
         .map(|r| {
-            let indent = "\u{3000}".repeat(app.regions.path(r.adcode).len().saturating_sub(app.regions.path(scope).len()));
+            let indent =
+                "\u{3000}".repeat(app.regions.path(r.adcode).len().saturating_sub(app.regions.path(scope).len()));
             (r.adcode.to_string(), format!("{indent}{}", r.name))
         })
         .collect()
@@ -77,7 +78,13 @@ fn status_label(u: &User, now: chrono::NaiveDateTime) -> (&'static str, String) 
 
 async fn list_users(State(app): State<AppState>, ctx: Ctx, Query(q): Query<ListQuery>) -> Result<Markup, AppError> {
     ctx.require(Permission::ManageUsers)?;
-    let region = q.region.as_deref().filter(|s| !s.is_empty()).and_then(Adcode::parse).filter(|c| app.regions.is_within(*c, ctx.user.region)).unwrap_or(ctx.user.region);
+    let region = q
+        .region
+        .as_deref()
+        .filter(|s| !s.is_empty())
+        .and_then(Adcode::parse)
+        .filter(|c| app.regions.is_within(*c, ctx.user.region))
+        .unwrap_or(ctx.user.region);
     let user_type = q.user_type.as_deref().and_then(|t| UserType::parse(t).ok());
     let frozen = match q.status.as_deref() {
         Some("frozen") => Some(true),
@@ -86,7 +93,14 @@ async fn list_users(State(app): State<AppState>, ctx: Ctx, Query(q): Query<ListQ
     };
     let text = q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| s.chars().take(32).collect::<String>());
     let page_no = q.page.unwrap_or(0).min(100_000);
-    let filter = UserFilter { scope_path: app.regions.path_key(region), user_type, frozen, text: text.clone(), page: page_no, per_page: PER_PAGE };
+    let filter = UserFilter {
+        scope_path: app.regions.path_key(region),
+        user_type,
+        frozen,
+        text: text.clone(),
+        page: page_no,
+        per_page: PER_PAGE,
+    };
     let result = app.store.read(move |c| users::list(c, &filter)).await?;
     let now = app.clock.now();
     let mut type_opts = vec![(String::new(), "全部类型".to_string())];
@@ -95,7 +109,8 @@ async fn list_users(State(app): State<AppState>, ctx: Ctx, Query(q): Query<ListQ
     if let Some(first) = region_opts.first_mut() {
         first.1 = format!("{}（含下级）", first.1);
     }
-    let status_opts = [("", "全部状态"), ("active", "正常"), ("frozen", "已冻结")].map(|(a, b)| (a.to_string(), b.to_string()));
+    let status_opts =
+        [("", "全部状态"), ("active", "正常"), ("frozen", "已冻结")].map(|(a, b)| (a.to_string(), b.to_string()));
     let base_query = format!(
         "region={}&user_type={}&status={}&q={}",
         region,
@@ -188,7 +203,12 @@ impl UserForm {
     }
 
     /// Parses the profile; `password_required` for a new user.
-    fn parse(&self, app: &AppState, ctx: &Ctx, password_required: bool) -> Result<(UserProfile, Option<String>), FieldErrors> {
+    fn parse(
+        &self,
+        app: &AppState,
+        ctx: &Ctx,
+        password_required: bool,
+    ) -> Result<(UserProfile, Option<String>), FieldErrors> {
         let mut e = FieldErrors::default();
         let real_name = e.take(parse_name("real_name", "真实名称", &self.real_name, 32));
         let region = e.take(app.regions.parse_within("region", &self.region, ctx.user.region));
@@ -237,7 +257,13 @@ async fn role_options(app: &AppState, ctx: &Ctx) -> Result<Vec<(String, String)>
     Ok(opts)
 }
 
-async fn user_form_page(app: &AppState, ctx: &Ctx, id: Option<i64>, form: &UserForm, errors: &FieldErrors) -> Result<Markup, AppError> {
+async fn user_form_page(
+    app: &AppState,
+    ctx: &Ctx,
+    id: Option<i64>,
+    form: &UserForm,
+    errors: &FieldErrors,
+) -> Result<Markup, AppError> {
     let roles = role_options(app, ctx).await?;
     let title = if id.is_some() { "修改用户" } else { "添加用户" };
     let action = id.map_or_else(|| "/config/users".to_string(), |id| format!("/config/users/{id}"));
@@ -277,16 +303,28 @@ async fn user_form_page(app: &AppState, ctx: &Ctx, id: Option<i64>, form: &UserF
 
 async fn new_user_form(State(app): State<AppState>, ctx: Ctx) -> Result<Markup, AppError> {
     ctx.require(Permission::ManageUsers)?;
-    let form = UserForm { region: ctx.user.region.to_string(), user_type: UserType::Approver.code().into(), ..UserForm::default() };
+    let form = UserForm {
+        region: ctx.user.region.to_string(),
+        user_type: UserType::Approver.code().into(),
+        ..UserForm::default()
+    };
     user_form_page(&app, &ctx, None, &form, &FieldErrors::default()).await
 }
 
 async fn hash_off_thread(password: String) -> Result<String, AppError> {
-    tokio::task::spawn_blocking(move || auth::hash_password(&password)).await.map_err(|e| AppError::Internal(e.to_string()))
+    tokio::task::spawn_blocking(move || auth::hash_password(&password))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))
 }
 
 /// Re-renders the form with `errors` as 422, or turns a store error into its page.
-async fn refused(app: &AppState, ctx: &Ctx, id: Option<i64>, form: &UserForm, err: crate::store::StoreError) -> Result<Response, AppError> {
+async fn refused(
+    app: &AppState,
+    ctx: &Ctx,
+    id: Option<i64>,
+    form: &UserForm,
+    err: crate::store::StoreError,
+) -> Result<Response, AppError> {
     match err {
         crate::store::StoreError::Invalid(errors) => {
             Ok((StatusCode::UNPROCESSABLE_ENTITY, user_form_page(app, ctx, id, form, &errors).await?).into_response())
@@ -312,7 +350,12 @@ async fn create_user(State(app): State<AppState>, ctx: Ctx, Form(form): Form<Use
     let Some(password) = password else {
         return Err(AppError::Internal("password missing after parse".into()));
     };
-    let new = NewUser { login_name: login, profile, password_hash: hash_off_thread(password).await?, must_change_password: true };
+    let new = NewUser {
+        login_name: login,
+        profile,
+        password_hash: hash_off_thread(password).await?,
+        must_change_password: true,
+    };
     let now = app.clock.now();
     let actor = ctx.actor();
     match app.store.write(move |tx| users::create(tx, now, &new, &actor)).await {
@@ -332,7 +375,12 @@ async fn edit_user_form(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i6
     user_form_page(&app, &ctx, Some(id), &UserForm::from_user(&user), &FieldErrors::default()).await
 }
 
-async fn update_user(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>, Form(mut form): Form<UserForm>) -> Result<Response, AppError> {
+async fn update_user(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    Path(id): Path<i64>,
+    Form(mut form): Form<UserForm>,
+) -> Result<Response, AppError> {
     let user = load_in_scope(&app, &ctx, id).await?;
     form.login_name = user.login_name.clone();
     let (profile, password) = match form.parse(&app, &ctx, false) {
@@ -365,7 +413,7 @@ fn confirm_page(ctx: &Ctx, user: &User, freeze: bool) -> Markup {
         title,
         html! {
             div.card.narrow.dialog role="dialog" aria-labelledby="confirm-title" {
-                h1 #confirm-title { (title) }
+                h1 id="confirm-title" { (title) }
                 p { "确认" (title) "「" (user.real_name) "（" (user.login_name) "）」吗？" }
                 p.hint { (explain) }
                 form method="post" action=(ctx.href(&format!("/config/users/{}/{verb}", user.id))) {

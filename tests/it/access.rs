@@ -5,7 +5,8 @@ use axum::http::{StatusCode, header};
 use crate::harness::TestApp;
 use anxu::config::Config;
 
-const PAGES: &[&str] = &["/", "/account/password", "/config/users", "/config/users/new", "/config/roles", "/config/roles/new", "/audit"];
+const PAGES: &[&str] =
+    &["/", "/account/password", "/config/users", "/config/users/new", "/config/roles", "/config/roles/new", "/audit"];
 
 /// Expected status per page for each user (columns follow `PAGES`). 303 = sent to sign-in.
 const TABLE: &[(&str, [u16; 7])] = &[

@@ -15,8 +15,6 @@ use http_body_util::BodyExt;
 use scraper::{Html, Selector};
 use tower::ServiceExt;
 
-pub use anxu::setup::DEMO_USERS;
-
 /// A fresh application on an in-memory database, with the demo roles and users and a manual clock.
 pub struct TestApp {
     pub state: AppState,
@@ -182,7 +180,8 @@ impl Client<'_> {
     pub async fn sign_in(&mut self, login: &str, password: &str) -> Resp {
         let form = self.get("/login").await;
         let token = set_cookie_value(&form.headers, "anxu_login_csrf").expect("login CSRF cookie");
-        let body = serde_urlencoded::to_string([("login_name", login), ("password", password), ("csrf", &token)]).unwrap();
+        let body =
+            serde_urlencoded::to_string([("login_name", login), ("password", password), ("csrf", &token)]).unwrap();
         let mut req = self.request("POST", "/login").header(header::CONTENT_TYPE, "application/x-www-form-urlencoded");
         let cookie = match &self.session {
             Some(s) => format!("anxu_login_csrf={token}; anxu_session={s}"),

@@ -2,6 +2,7 @@
 //! like users. One module per feature.
 
 mod access;
+mod binary;
 mod harness;
 mod roles;
 mod signin;

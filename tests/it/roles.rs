@@ -19,7 +19,9 @@ async fn roles_are_added_modified_and_deleted() {
     assert_eq!(admin.post_form(&format!("/config/roles/{id}/delete"), &[]).await.status, StatusCode::SEE_OTHER);
     let list = admin.get("/config/roles").await;
     assert!(!list.texts("tbody td:first-child").contains(&"支队长".to_string()));
-    let audit = app.scalar("SELECT count(*) FROM audit_log WHERE action IN ('role.create', 'role.update', 'role.delete')").await;
+    let audit = app
+        .scalar("SELECT count(*) FROM audit_log WHERE action IN ('role.create', 'role.update', 'role.delete')")
+        .await;
     assert_eq!(audit, 3 + 3, "three demo roles were created at seeding");
 }
 
@@ -53,7 +55,15 @@ async fn a_city_cannot_edit_the_provinces_roles_but_may_use_them() {
     let nb_role = app.role_id("宁波专岗").await;
     assert!(!hz.get("/config/roles").await.texts("tbody td:first-child").contains(&"宁波专岗".to_string()));
     let role = nb_role.to_string();
-    let form = [("login_name", "hzuser"), ("real_name", "某某"), ("region", "330106"), ("mobile", "13912345678"), ("user_type", "approver"), ("approval_role", role.as_str()), ("password", "Start#2026x")];
+    let form = [
+        ("login_name", "hzuser"),
+        ("real_name", "某某"),
+        ("region", "330106"),
+        ("mobile", "13912345678"),
+        ("user_type", "approver"),
+        ("approval_role", role.as_str()),
+        ("password", "Start#2026x"),
+    ];
     let r = hz.post_form("/config/users", &form).await;
     assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert!(r.field_error("approval_role").is_some());

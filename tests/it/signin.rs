@@ -12,7 +12,13 @@ async fn sign_in_sets_a_strict_http_only_cookie_and_records_it() {
     let mut c = app.anon();
     let r = c.sign_in("xh_keyuan", DEMO_PASSWORD).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
-    let cookie = r.headers.get_all(header::SET_COOKIE).iter().map(|v| v.to_str().unwrap().to_string()).find(|v| v.starts_with("anxu_session=")).unwrap();
+    let cookie = r
+        .headers
+        .get_all(header::SET_COOKIE)
+        .iter()
+        .map(|v| v.to_str().unwrap().to_string())
+        .find(|v| v.starts_with("anxu_session="))
+        .unwrap();
     assert!(cookie.contains("HttpOnly") && cookie.contains("SameSite=Strict"), "{cookie}");
     let home = c.get("/").await;
     assert_eq!(home.status, StatusCode::OK);
@@ -150,7 +156,10 @@ async fn changing_the_password_ends_other_sessions_and_keeps_this_one() {
     let other = app.login_as("xh_keyuan").await;
     let c = app.login_as("xh_keyuan").await;
     let r = c
-        .post_form("/account/password", &[("old_password", DEMO_PASSWORD), ("new_password", "Better#2027"), ("confirm_password", "Better#2027")])
+        .post_form(
+            "/account/password",
+            &[("old_password", DEMO_PASSWORD), ("new_password", "Better#2027"), ("confirm_password", "Better#2027")],
+        )
         .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(c.get("/").await.status, StatusCode::OK);
@@ -173,7 +182,12 @@ async fn password_change_refuses_weak_mismatched_or_wrong_input() {
         (DEMO_PASSWORD, DEMO_PASSWORD, DEMO_PASSWORD, "new_password"),
     ];
     for (old, new, confirm, field) in cases {
-        let r = c.post_form("/account/password", &[("old_password", old), ("new_password", new), ("confirm_password", confirm)]).await;
+        let r = c
+            .post_form(
+                "/account/password",
+                &[("old_password", old), ("new_password", new), ("confirm_password", confirm)],
+            )
+            .await;
         assert_eq!(r.status, StatusCode::UNPROCESSABLE_ENTITY);
         assert!(r.field_error(field).is_some(), "{field}: {}", r.body);
     }

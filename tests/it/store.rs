@@ -23,13 +23,18 @@ async fn reopening_a_database_changes_nothing_and_bootstraps_once() {
     let (first_pw, count) = {
         let app = open_app(Some(&db), load_regions(None).unwrap(), clock.clone(), Config::default()).unwrap();
         let pw = bootstrap(&app.store, &app.regions, clock.now()).unwrap();
-        let n: i64 = app.store.read(|c| Ok(c.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))?)).await.unwrap();
+        let n: i64 = app
+            .store
+            .read(|c| Ok(c.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))?))
+            .await
+            .unwrap();
         (pw, n)
     };
     assert!(first_pw.is_some());
     let app = open_app(Some(&db), load_regions(None).unwrap(), clock.clone(), Config::default()).unwrap();
     assert_eq!(bootstrap(&app.store, &app.regions, clock.now()).unwrap(), None);
-    let again: i64 = app.store.read(|c| Ok(c.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))?)).await.unwrap();
+    let again: i64 =
+        app.store.read(|c| Ok(c.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))?)).await.unwrap();
     assert_eq!(count, again);
     // The first administrator signs in with the printed password and must change it.
     let state = app.clone();
@@ -72,7 +77,8 @@ async fn external_access_is_off_after_migrations() {
         .await
         .unwrap();
     assert!(!r);
-    let err = app.state.store.read(|c| Ok(c.execute_batch("COPY (SELECT 1) TO '/tmp/anxu-should-not-exist.csv'")?)).await;
+    let err =
+        app.state.store.read(|c| Ok(c.execute_batch("COPY (SELECT 1) TO '/tmp/anxu-should-not-exist.csv'")?)).await;
     assert!(err.is_err());
 }
 

@@ -26,13 +26,21 @@ async fn an_administrator_adds_a_user_who_must_change_the_password() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let list = admin.get("/config/users?q=wangwu").await;
     assert_eq!(list.texts("tbody td:first-child"), vec!["wangwu"]);
-    assert_eq!(app.scalar("SELECT count(*) FROM audit_log WHERE action = 'user.create' AND object LIKE '%wangwu'").await, 1);
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM audit_log WHERE action = 'user.create' AND object LIKE '%wangwu'").await,
+        1
+    );
     // First sign-in leads to the password page, and nowhere else until it is changed.
     let mut c = app.anon();
     assert_eq!(c.sign_in("wangwu", "Start#2026x").await.status, StatusCode::SEE_OTHER);
     let home = c.get("/").await;
     assert_eq!(home.location(), "/account/password");
-    let r = c.post_form("/account/password", &[("old_password", "Start#2026x"), ("new_password", "Mine#2026yy"), ("confirm_password", "Mine#2026yy")]).await;
+    let r = c
+        .post_form(
+            "/account/password",
+            &[("old_password", "Start#2026x"), ("new_password", "Mine#2026yy"), ("confirm_password", "Mine#2026yy")],
+        )
+        .await;
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     assert_eq!(c.get("/").await.status, StatusCode::OK);
 }
@@ -119,7 +127,13 @@ async fn modifying_a_user_keeps_the_login_and_a_reset_ends_sessions() {
     ];
     let r = admin.post_form(&format!("/config/users/{id}"), &form).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    assert_eq!(app.scalar(&format!("SELECT count(*) FROM users WHERE id = {id} AND login_name = 'xh_keyuan' AND real_name = '西湖分局新科长'")).await, 1);
+    assert_eq!(
+        app.scalar(&format!(
+            "SELECT count(*) FROM users WHERE id = {id} AND login_name = 'xh_keyuan' AND real_name = '西湖分局新科长'"
+        ))
+        .await,
+        1
+    );
     assert_eq!(victim.get("/").await.status, StatusCode::OK, "no password change, session lives");
     let mut reset = form;
     reset[6].1 = "Reset#2026ab";
@@ -169,7 +183,14 @@ async fn a_city_administrator_cannot_see_or_touch_another_citys_users() {
     assert_eq!(ningbo.get(&format!("/config/users/{hz_user}")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(ningbo.get(&format!("/config/users/{hz_user}/freeze")).await.status, StatusCode::NOT_FOUND);
     assert_eq!(ningbo.post_form(&format!("/config/users/{hz_user}/freeze"), &[]).await.status, StatusCode::NOT_FOUND);
-    let form = [("real_name", "改名"), ("region", "330203"), ("mobile", "13700001111"), ("user_type", "commander"), ("approval_role", ""), ("password", "")];
+    let form = [
+        ("real_name", "改名"),
+        ("region", "330203"),
+        ("mobile", "13700001111"),
+        ("user_type", "commander"),
+        ("approval_role", ""),
+        ("password", ""),
+    ];
     assert_eq!(ningbo.post_form(&format!("/config/users/{hz_user}"), &form).await.status, StatusCode::NOT_FOUND);
     assert_eq!(app.dump("users").await, before);
     // The provincial administrator sees both cities.

@@ -52,7 +52,7 @@ CREATE TABLE sessions (
 CREATE SEQUENCE audit_log_id START 1;
 CREATE TABLE audit_log (
     id           BIGINT PRIMARY KEY DEFAULT nextval('audit_log_id'),
-    at           TIMESTAMP NOT NULL,
+    occurred_at  TIMESTAMP NOT NULL,
     actor_id     BIGINT,
     actor_login  VARCHAR NOT NULL,
     actor_region INTEGER,
@@ -62,4 +62,4 @@ CREATE TABLE audit_log (
     result       VARCHAR NOT NULL,  -- 'ok' or 'refused'
     detail       VARCHAR NOT NULL
 );
-CREATE INDEX audit_log_at ON audit_log (at);
+CREATE INDEX audit_log_occurred_at ON audit_log (occurred_at);
