@@ -39,7 +39,6 @@ pub struct Config {
     pub policy: SecurityPolicy,
 }
 
-
 impl Config {
     /// Builds the site configuration from the flags, refusing malformed origins.
     pub fn from_args(args: &ServeArgs) -> anyhow::Result<Self> {

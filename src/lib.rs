@@ -6,6 +6,7 @@ pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod domain;
+pub mod exchange;
 pub mod setup;
 pub mod store;
 pub mod web;
