@@ -5,8 +5,10 @@
 pub mod auth;
 pub mod clock;
 pub mod config;
+pub mod documents;
 pub mod domain;
 pub mod exchange;
+pub mod files;
 pub mod setup;
 pub mod store;
 pub mod web;

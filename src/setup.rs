@@ -13,6 +13,8 @@ use crate::config::{Config, ServeArgs};
 use crate::domain::region::{Adcode, DEFAULT_REGIONS_CSV, RegionTree};
 use crate::domain::role::RoleInput;
 use crate::domain::user::{LoginName, Mobile, UserProfile, UserType};
+use crate::exchange::KeyPair;
+use crate::files::FileStore;
 use crate::store::users::{self, NewUser};
 use crate::store::{Actor, Store, StoreError, StoreResult, roles};
 use crate::web::{AppState, router};
@@ -127,15 +129,34 @@ pub fn seed_demo(store: &Store, regions: &RegionTree, now: NaiveDateTime) -> Sto
     })
 }
 
-/// Opens the store and builds the application state.
+/// Opens the store and builds the application state: the database at `db` (in memory for `None`), attachments
+/// under `files`, and the signing key `key`. Seeds the calendar, scale rules and material list of a new database.
 pub fn open_app(
     db: Option<&Path>,
+    files: &Path,
+    key: KeyPair,
     regions: RegionTree,
     clock: Arc<dyn Clock>,
     config: Config,
 ) -> anyhow::Result<AppState> {
     let store = Store::open(db, &regions).map_err(|e| anyhow::anyhow!("{e}"))?;
-    Ok(AppState { store, regions: Arc::new(regions), clock, config: Arc::new(config) })
+    let province = regions.root().adcode;
+    let now = clock.now();
+    store.write_blocking(move |tx| crate::store::config::seed_defaults(tx, now, province))?;
+    let files = FileStore::new(files).with_context(|| format!("creating {}", files.display()))?;
+    Ok(AppState { store, regions: Arc::new(regions), clock, config: Arc::new(config), files, key: Arc::new(key) })
+}
+
+/// Loads this side's signing key from `dir/signing.key`, creating it on first start.
+pub fn load_or_create_key(dir: &Path) -> anyhow::Result<KeyPair> {
+    let path = dir.join("signing.key");
+    if path.exists() {
+        let hex = std::fs::read_to_string(&path).with_context(|| format!("reading {}", path.display()))?;
+        return KeyPair::from_secret_hex(hex.trim()).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()));
+    }
+    let key = KeyPair::generate();
+    std::fs::write(&path, key.secret_hex()).with_context(|| format!("writing {}", path.display()))?;
+    Ok(key)
 }
 
 /// `anxu serve`.
@@ -147,9 +168,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
     let clock: Arc<dyn Clock> = Arc::new(SystemClock);
     let app = {
         let db = db.clone();
+        let data_dir = args.data_dir.clone();
         let clock = clock.clone();
         tokio::task::spawn_blocking(move || -> anyhow::Result<AppState> {
-            let app = open_app(Some(&db), regions, clock.clone(), config)
+            let key = load_or_create_key(&data_dir)?;
+            let app = open_app(Some(&db), &data_dir.join("files"), key, regions, clock.clone(), config)
                 .with_context(|| format!("opening {}", db.display()))?;
             if let Some(pw) = bootstrap(&app.store, &app.regions, clock.now())? {
                 println!("首次启动：已创建省级系统管理员 {FIRST_ADMIN}，初始密码 {pw}");

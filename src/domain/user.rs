@@ -26,6 +26,16 @@ pub enum Permission {
     ManageRoles,
     /// Read the audit log.
     ReadAudit,
+    /// 许可管理: see applications of the region (approvers and administrators).
+    ViewPermits,
+    /// Act on applications: pre-review, acceptance, approval steps, surveys, inspections.
+    Approve,
+    /// 流程配置, 节假日配置 (the scale rules additionally need the province).
+    ConfigureWorkflow,
+    /// 消息管理: SMS templates.
+    ManageSms,
+    /// 结果导出: export result bundles, import application bundles, manage exchange keys.
+    Exchange,
 }
 
 impl UserType {
@@ -79,6 +89,9 @@ impl UserType {
         match p {
             Permission::ManageUsers | Permission::ManageRoles => self == Self::SystemAdmin,
             Permission::ReadAudit => self == Self::AuditAdmin,
+            Permission::ViewPermits => matches!(self, Self::SystemAdmin | Self::Approver),
+            Permission::Approve => self == Self::Approver,
+            Permission::ConfigureWorkflow | Permission::ManageSms | Permission::Exchange => self == Self::SystemAdmin,
         }
     }
 

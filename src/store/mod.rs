@@ -1,11 +1,14 @@
 //! The store: the only place with SQL. One writer thread owns the read-write connection and takes work over a
 //! channel; reads run on blocking threads with cloned connections. Nothing here runs on an async worker.
 
+pub mod activities;
 pub mod audit;
+pub mod config;
 mod migrate;
 pub mod roles;
 pub mod sessions;
 pub mod users;
+pub mod workflow;
 
 use std::path::Path;
 use std::sync::{Arc, Mutex};

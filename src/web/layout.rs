@@ -22,10 +22,29 @@ struct MenuItem {
 /// The navigation. Groups of the manual whose pages do not exist yet are absent, not greyed out.
 const MENU: &[MenuGroup] = &[
     MenuGroup {
+        label: "许可管理",
+        items: &[MenuItem { label: "活动列表", href: "/permits", needs: Permission::ViewPermits }],
+    },
+    MenuGroup {
+        label: "消息管理",
+        items: &[
+            MenuItem { label: "初审短信模版", href: "/sms/pre_review", needs: Permission::ManageSms },
+            MenuItem { label: "受理短信模版", href: "/sms/acceptance", needs: Permission::ManageSms },
+            MenuItem { label: "审批短信模版", href: "/sms/approval", needs: Permission::ManageSms },
+        ],
+    },
+    MenuGroup {
+        label: "结果导出",
+        items: &[MenuItem { label: "结果导出", href: "/exchange", needs: Permission::Exchange }],
+    },
+    MenuGroup {
         label: "系统配置",
         items: &[
             MenuItem { label: "角色配置", href: "/config/roles", needs: Permission::ManageRoles },
+            MenuItem { label: "流程配置", href: "/config/flows", needs: Permission::ConfigureWorkflow },
             MenuItem { label: "用户配置", href: "/config/users", needs: Permission::ManageUsers },
+            MenuItem { label: "规模配置", href: "/config/scale", needs: Permission::ConfigureWorkflow },
+            MenuItem { label: "节假日配置", href: "/config/calendar", needs: Permission::ConfigureWorkflow },
         ],
     },
     MenuGroup {

@@ -20,6 +20,8 @@ use axum::routing::get;
 use crate::clock::Clock;
 use crate::config::Config;
 use crate::domain::region::RegionTree;
+use crate::exchange::KeyPair;
+use crate::files::FileStore;
 use crate::store::Store;
 
 /// Everything a request handler may use.
@@ -33,6 +35,10 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Settings.
     pub config: Arc<Config>,
+    /// Attachments on disk.
+    pub files: FileStore,
+    /// This side's signing key for result bundles.
+    pub key: Arc<KeyPair>,
 }
 
 /// The largest request body accepted anywhere (uploads arrive with the workflow and set their own limits).

@@ -173,7 +173,14 @@ async fn update_role(
 
 async fn confirm_delete(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> Result<Markup, AppError> {
     let role = load_editable(&app, &ctx, id).await?;
-    let holders = app.store.read(move |c| roles::holders(c, id)).await?.holders;
+    let holders = app
+        .store
+        .read(move |c| {
+            let mut h = roles::holders(c, id)?.holders;
+            h.extend(crate::store::config::flows_using_role(c, id)?.into_iter().map(|f| format!("审批流程 {f}")));
+            Ok(h)
+        })
+        .await?;
     Ok(page(
         &ctx,
         "/config/roles",
@@ -191,7 +198,7 @@ async fn confirm_delete(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i6
                         }
                     }
                 } @else {
-                    div.form-error role="alert" { "该角色正被以下用户使用，不能删除：" (holders.join("、")) }
+                    div.form-error role="alert" { "该角色正被以下用户或流程使用，不能删除：" (holders.join("、")) }
                     p { "请先为这些用户更换审批角色。" }
                     a.button href=(ctx.href("/config/roles")) { "返回" }
                 }

@@ -20,6 +20,8 @@ pub struct TestApp {
     pub state: AppState,
     pub router: Router,
     pub clock: Arc<ManualClock>,
+    /// Holds the attachment directory for the app's lifetime.
+    pub _dir: Arc<tempfile::TempDir>,
 }
 
 /// A response, read whole.
@@ -68,11 +70,22 @@ impl TestApp {
     pub fn with_config(config: Config) -> Self {
         let start = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap().and_hms_opt(2, 0, 0).unwrap();
         let clock = Arc::new(ManualClock::new(start));
-        let regions = load_regions(None).unwrap();
-        let state = open_app(None, regions, clock.clone(), config).unwrap();
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let state = Self::open(None, &dir, clock.clone(), config);
         seed_demo(&state.store, &state.regions, clock.now()).unwrap();
+        Self::from_state(state, clock, dir)
+    }
+
+    /// Opens an app state on `db` (in memory for `None`) with attachments under `dir`.
+    pub fn open(db: Option<&std::path::Path>, dir: &tempfile::TempDir, clock: Arc<ManualClock>, config: Config) -> AppState {
+        let key = anxu::exchange::KeyPair::generate();
+        open_app(db, &dir.path().join("files"), key, load_regions(None).unwrap(), clock, config).unwrap()
+    }
+
+    /// Wraps an opened state.
+    pub fn from_state(state: AppState, clock: Arc<ManualClock>, dir: Arc<tempfile::TempDir>) -> Self {
         let router = router(state.clone());
-        Self { state, router, clock }
+        Self { state, router, clock, _dir: dir }
     }
 
     /// Moves the clock.

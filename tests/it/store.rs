@@ -4,8 +4,7 @@ use std::sync::Arc;
 
 use anxu::clock::{Clock, ManualClock};
 use anxu::config::Config;
-use anxu::setup::{DEMO_PASSWORD, bootstrap, load_regions, open_app, seed_demo};
-use anxu::web::router;
+use anxu::setup::{DEMO_PASSWORD, bootstrap, seed_demo};
 use axum::http::StatusCode;
 use chrono::{NaiveDate, TimeDelta};
 
@@ -17,11 +16,11 @@ fn clock() -> Arc<ManualClock> {
 
 #[tokio::test]
 async fn reopening_a_database_changes_nothing_and_bootstraps_once() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
     let db = dir.path().join("anxu.duckdb");
     let clock = clock();
     let (first_pw, count) = {
-        let app = open_app(Some(&db), load_regions(None).unwrap(), clock.clone(), Config::default()).unwrap();
+        let app = TestApp::open(Some(&db), &dir, clock.clone(), Config::default());
         let pw = bootstrap(&app.store, &app.regions, clock.now()).unwrap();
         let n: i64 = app
             .store
@@ -31,14 +30,13 @@ async fn reopening_a_database_changes_nothing_and_bootstraps_once() {
         (pw, n)
     };
     assert!(first_pw.is_some());
-    let app = open_app(Some(&db), load_regions(None).unwrap(), clock.clone(), Config::default()).unwrap();
+    let app = TestApp::open(Some(&db), &dir, clock.clone(), Config::default());
     assert_eq!(bootstrap(&app.store, &app.regions, clock.now()).unwrap(), None);
     let again: i64 =
         app.store.read(|c| Ok(c.query_row("SELECT count(*) FROM schema_migrations", [], |r| r.get(0))?)).await.unwrap();
     assert_eq!(count, again);
     // The first administrator signs in with the printed password and must change it.
-    let state = app.clone();
-    let t = TestApp { router: router(state.clone()), state, clock: clock.clone() };
+    let t = TestApp::from_state(app, clock.clone(), dir.clone());
     let mut c = t.anon();
     assert_eq!(c.sign_in("admin", first_pw.as_deref().unwrap()).await.status, StatusCode::SEE_OTHER);
     assert_eq!(c.get("/config/users").await.location(), "/account/password");
@@ -46,20 +44,20 @@ async fn reopening_a_database_changes_nothing_and_bootstraps_once() {
 
 #[tokio::test]
 async fn a_lock_out_survives_a_restart() {
-    let dir = tempfile::tempdir().unwrap();
+    let dir = Arc::new(tempfile::tempdir().unwrap());
     let db = dir.path().join("anxu.duckdb");
     let clock = clock();
     {
-        let app = open_app(Some(&db), load_regions(None).unwrap(), clock.clone(), Config::default()).unwrap();
+        let app = TestApp::open(Some(&db), &dir, clock.clone(), Config::default());
         seed_demo(&app.store, &app.regions, clock.now()).unwrap();
-        let t = TestApp { router: router(app.clone()), state: app, clock: clock.clone() };
+        let t = TestApp::from_state(app, clock.clone(), dir.clone());
         let mut c = t.anon();
         for _ in 0..5 {
             c.sign_in("xh_keyuan", "Wrong@2026").await;
         }
     }
-    let app = open_app(Some(&db), load_regions(None).unwrap(), clock.clone(), Config::default()).unwrap();
-    let t = TestApp { router: router(app.clone()), state: app, clock: clock.clone() };
+    let app = TestApp::open(Some(&db), &dir, clock.clone(), Config::default());
+    let t = TestApp::from_state(app, clock.clone(), dir.clone());
     let mut c = t.anon();
     let r = c.sign_in("xh_keyuan", DEMO_PASSWORD).await;
     assert!(r.texts(".form-error")[0].contains("账号已锁定"), "{}", r.body);

@@ -1,0 +1,513 @@
+//! Activities (applications): the 许可管理 list, the details with everything attached, and the records added on
+//! the intranet (surveys with rectification opinions, inspections).
+
+use chrono::{NaiveDate, NaiveDateTime};
+use duckdb::{Connection, OptionalExt, Row, Transaction, params};
+
+use super::audit::{Actor, NewAudit, append};
+use super::{StoreError, StoreResult, adcode_at};
+use crate::domain::activity::ActivityKind;
+use crate::domain::region::Adcode;
+use crate::domain::workflow::{Progress, Status};
+
+/// One row of the 许可管理 list.
+#[derive(Debug, Clone)]
+pub struct ActivityRow {
+    /// Id.
+    pub id: i64,
+    /// The portal's reference.
+    pub portal_ref: String,
+    /// 活动名称
+    pub name: String,
+    /// 类型
+    pub kind: ActivityKind,
+    /// 承办单位
+    pub organizer: String,
+    /// 举办地区 (counties).
+    pub regions: Vec<Adcode>,
+    /// The approving region.
+    pub bureau: Adcode,
+    /// Start (Beijing time).
+    pub start_at: NaiveDateTime,
+    /// End (Beijing time).
+    pub end_at: NaiveDateTime,
+    /// Expected attendance per session.
+    pub attendance: i64,
+    /// Position in the workflow.
+    pub progress: Progress,
+    /// When the current status or step began (UTC).
+    pub status_since: NaiveDateTime,
+    /// When acceptance happened (UTC).
+    pub accepted_at: Option<NaiveDateTime>,
+    /// Time limit of the current approval step, in working days.
+    pub step_limit_days: Option<i64>,
+    /// Role of the current approval step.
+    pub step_role_id: Option<i64>,
+    /// Name of the current approval step.
+    pub step_name: Option<String>,
+    /// Whether a survey exists.
+    pub has_survey: bool,
+    /// Optimistic-concurrency revision.
+    pub revision: i64,
+}
+
+/// Sort orders of the list.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum ActivitySort {
+    /// Newest submission first.
+    #[default]
+    Submitted,
+    /// Earliest event first.
+    Start,
+    /// Largest attendance first.
+    Attendance,
+}
+
+impl ActivitySort {
+    /// Parses `submitted`, `start`, `attendance`.
+    pub fn parse(raw: &str) -> Option<Self> {
+        match raw {
+            "submitted" => Some(Self::Submitted),
+            "start" => Some(Self::Start),
+            "attendance" => Some(Self::Attendance),
+            _ => None,
+        }
+    }
+
+    /// The code.
+    pub fn code(self) -> &'static str {
+        match self {
+            Self::Submitted => "submitted",
+            Self::Start => "start",
+            Self::Attendance => "attendance",
+        }
+    }
+
+    fn sql(self) -> &'static str {
+        match self {
+            Self::Submitted => "a.submitted_at DESC, a.id DESC",
+            Self::Start => "a.start_at, a.id",
+            Self::Attendance => "a.attendance DESC, a.id",
+        }
+    }
+}
+
+/// Filters of the 许可管理 list.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityFilter {
+    /// Region path of the reader: activities approved or held within it.
+    pub scope_path: String,
+    /// A narrower region path (held there or approved there).
+    pub region_path: Option<String>,
+    /// Exact status.
+    pub status: Option<Status>,
+    /// Exact kind.
+    pub kind: Option<ActivityKind>,
+    /// Events starting on or after this day.
+    pub from: Option<NaiveDate>,
+    /// Events starting on or before this day.
+    pub until: Option<NaiveDate>,
+    /// Name, organizer or reference contains.
+    pub text: Option<String>,
+    /// Order.
+    pub sort: ActivitySort,
+    /// 0-based page.
+    pub page: u32,
+    /// Rows per page.
+    pub per_page: u32,
+}
+
+/// The list's columns, with `a` activities, `o` organizers, `fs` the current flow step.
+const ROW_SELECT: &str = "SELECT a.id, a.portal_ref, a.name, a.kind, o.name,
+        (SELECT string_agg(CAST(r.region AS VARCHAR), ',' ORDER BY r.region) FROM activity_regions r WHERE r.activity_id = a.id),
+        a.bureau, a.start_at, a.end_at, a.attendance, a.status, a.step, a.steps, a.status_since, a.accepted_at,
+        fs.time_limit_days, fs.role_id, fs.name,
+        EXISTS (SELECT 1 FROM surveys s WHERE s.activity_id = a.id), a.revision
+    FROM activities a
+    JOIN organizers o ON o.id = a.organizer_id
+    LEFT JOIN flow_steps fs ON fs.flow_id = a.flow_id AND fs.position = a.step";
+
+/// Visible to a reader at `$1` (a region path): approved within it, or held within it.
+const VISIBLE: &str = "(starts_with((SELECT path FROM regions WHERE adcode = a.bureau), $1)
+      OR EXISTS (SELECT 1 FROM activity_regions r JOIN regions g ON g.adcode = r.region
+                 WHERE r.activity_id = a.id AND starts_with(g.path, $1)))";
+
+fn bad(idx: usize, what: String) -> duckdb::Error {
+    duckdb::Error::FromSqlConversionFailure(idx, duckdb::types::Type::Text, what.into())
+}
+
+fn row_from(r: &Row<'_>) -> duckdb::Result<ActivityRow> {
+    let kind: String = r.get(3)?;
+    let regions: Option<String> = r.get(5)?;
+    let status: String = r.get(10)?;
+    let step: Option<i64> = r.get(11)?;
+    let steps: i64 = r.get(12)?;
+    Ok(ActivityRow {
+        id: r.get(0)?,
+        portal_ref: r.get(1)?,
+        name: r.get(2)?,
+        kind: ActivityKind::parse(&kind).map_err(|_| bad(3, kind.clone()))?,
+        organizer: r.get(4)?,
+        regions: regions
+            .unwrap_or_default()
+            .split(',')
+            .filter_map(|s| s.parse::<i64>().ok().and_then(Adcode::from_stored))
+            .collect(),
+        bureau: adcode_at(r, 6)?,
+        start_at: r.get(7)?,
+        end_at: r.get(8)?,
+        attendance: r.get(9)?,
+        progress: Progress {
+            status: Status::parse(&status).ok_or_else(|| bad(10, status.clone()))?,
+            step: step.and_then(|s| u32::try_from(s).ok()),
+            steps: u32::try_from(steps).unwrap_or(0),
+        },
+        status_since: r.get(13)?,
+        accepted_at: r.get(14)?,
+        step_limit_days: r.get(15)?,
+        step_role_id: r.get(16)?,
+        step_name: r.get(17)?,
+        has_survey: r.get(18)?,
+        revision: r.get(19)?,
+    })
+}
+
+/// One page of the list and the number of all matching activities.
+pub fn list(conn: &Connection, f: &ActivityFilter) -> StoreResult<(Vec<ActivityRow>, i64)> {
+    let where_sql = format!(
+        "WHERE {VISIBLE}
+           AND ($2::VARCHAR IS NULL OR starts_with((SELECT path FROM regions WHERE adcode = a.bureau), $2::VARCHAR)
+                OR EXISTS (SELECT 1 FROM activity_regions r JOIN regions g ON g.adcode = r.region
+                           WHERE r.activity_id = a.id AND starts_with(g.path, $2::VARCHAR)))
+           AND ($3::VARCHAR IS NULL OR a.status = $3::VARCHAR)
+           AND ($4::VARCHAR IS NULL OR a.kind = $4::VARCHAR)
+           AND ($5::DATE IS NULL OR CAST(a.start_at AS DATE) >= $5::DATE)
+           AND ($6::DATE IS NULL OR CAST(a.start_at AS DATE) <= $6::DATE)
+           AND ($7::VARCHAR IS NULL OR contains(a.name, $7::VARCHAR) OR contains(o.name, $7::VARCHAR)
+                OR contains(a.portal_ref, $7::VARCHAR))"
+    );
+    let status = f.status.map(Status::code);
+    let kind = f.kind.map(ActivityKind::code);
+    let p = params![f.scope_path, f.region_path, status, kind, f.from, f.until, f.text];
+    let total: i64 = conn.query_row(
+        &format!("SELECT count(*) FROM activities a JOIN organizers o ON o.id = a.organizer_id {where_sql}"),
+        p,
+        |r| r.get(0),
+    )?;
+    let sql = format!(
+        "{ROW_SELECT} {where_sql} ORDER BY {} LIMIT {} OFFSET {}",
+        f.sort.sql(),
+        f.per_page,
+        u64::from(f.page) * u64::from(f.per_page)
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt
+        .query_map(params![f.scope_path, f.region_path, status, kind, f.from, f.until, f.text], row_from)?
+        .collect::<Result<Vec<_>, _>>()?;
+    Ok((rows, total))
+}
+
+/// The activity `id` if visible from region path `scope_path`.
+pub fn get_row(conn: &Connection, id: i64, scope_path: &str) -> StoreResult<ActivityRow> {
+    conn.query_row(&format!("{ROW_SELECT} WHERE a.id = $2 AND {VISIBLE}"), params![scope_path, id], row_from)
+        .optional()?
+        .ok_or(StoreError::NotFound)
+}
+
+/// Everything the details page shows beyond the row.
+#[derive(Debug, Clone, Default)]
+pub struct ActivityDetails {
+    /// Sessions.
+    pub sessions: i64,
+    /// Contact person and mobile.
+    pub contact: (String, String),
+    /// Organizer's credit code.
+    pub credit_code: String,
+    /// Why this bureau approves.
+    pub routing_reason: String,
+    /// Venues: name, address, capacity, region.
+    pub venues: Vec<Venue>,
+    /// Materials: kind name, file.
+    pub materials: Vec<(String, FileInfo)>,
+    /// Assessments: agency, grade, file.
+    pub assessments: Vec<(String, String, Option<FileInfo>)>,
+    /// Surveys with their rectifications.
+    pub surveys: Vec<Survey>,
+    /// Inspections.
+    pub inspections: Vec<Inspection>,
+    /// Approval history.
+    pub history: Vec<HistoryEntry>,
+    /// Decision documents: id, kind code, number.
+    pub documents: Vec<(i64, String, String)>,
+}
+
+/// A venue.
+#[derive(Debug, Clone)]
+pub struct Venue {
+    /// Name.
+    pub name: String,
+    /// Address.
+    pub address: String,
+    /// 核定容量
+    pub capacity: i64,
+    /// Region.
+    pub region: Adcode,
+}
+
+/// An attachment's metadata.
+#[derive(Debug, Clone)]
+pub struct FileInfo {
+    /// Id.
+    pub id: i64,
+    /// Original name.
+    pub name: String,
+    /// Size in bytes.
+    pub size: i64,
+}
+
+/// A survey 踏勘 with its rectification opinions.
+#[derive(Debug, Clone)]
+pub struct Survey {
+    /// Id.
+    pub id: i64,
+    /// 踏勘日期
+    pub date: NaiveDate,
+    /// 踏勘人员
+    pub surveyors: String,
+    /// 踏勘报告
+    pub report: String,
+    /// Report file.
+    pub file: Option<FileInfo>,
+    /// 整改意见 and their 整改反馈: (id, opinion, feedback).
+    pub rectifications: Vec<(i64, String, Option<String>)>,
+}
+
+/// An inspection 检查记录.
+#[derive(Debug, Clone)]
+pub struct Inspection {
+    /// 检查时间 (Beijing time).
+    pub at: NaiveDateTime,
+    /// 检查情况
+    pub findings: String,
+    /// 检查材料
+    pub file: Option<FileInfo>,
+}
+
+/// One row of 审批明细.
+#[derive(Debug, Clone)]
+pub struct HistoryEntry {
+    /// When (UTC).
+    pub at: NaiveDateTime,
+    /// Who.
+    pub actor: String,
+    /// Their role.
+    pub role: String,
+    /// Action code.
+    pub action: String,
+    /// From status code.
+    pub from: String,
+    /// To status code.
+    pub to: String,
+    /// Step name.
+    pub step_name: String,
+    /// Opinion.
+    pub opinion: String,
+    /// Limit in working days.
+    pub limit_days: Option<i64>,
+    /// Taken in working days.
+    pub taken_days: Option<i64>,
+}
+
+fn file_at(r: &Row<'_>, i: usize) -> duckdb::Result<Option<FileInfo>> {
+    let id: Option<i64> = r.get(i)?;
+    Ok(match id {
+        Some(id) => Some(FileInfo { id, name: r.get(i + 1)?, size: r.get(i + 2)? }),
+        None => None,
+    })
+}
+
+/// Loads the details of an activity already known to be visible.
+pub fn details(conn: &Connection, id: i64) -> StoreResult<ActivityDetails> {
+    let mut d = ActivityDetails::default();
+    (d.sessions, d.contact, d.credit_code, d.routing_reason) = conn.query_row(
+        "SELECT a.sessions, a.contact_name, a.contact_mobile, o.credit_code, a.routing_reason
+         FROM activities a JOIN organizers o ON o.id = a.organizer_id WHERE a.id = ?",
+        [id],
+        |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?), r.get(3)?, r.get(4)?)),
+    )?;
+    let mut s = conn.prepare(
+        "SELECT v.name, v.address, v.capacity, v.region FROM activity_venues av JOIN venues v ON v.id = av.venue_id
+         WHERE av.activity_id = ? ORDER BY v.id",
+    )?;
+    d.venues = s
+        .query_map([id], |r| Ok(Venue { name: r.get(0)?, address: r.get(1)?, capacity: r.get(2)?, region: adcode_at(r, 3)? }))?
+        .collect::<Result<_, _>>()?;
+    let mut s = conn.prepare(
+        "SELECT coalesce(k.name, m.kind), f.id, f.name, f.size FROM materials m JOIN files f ON f.id = m.file_id
+         LEFT JOIN (SELECT DISTINCT code, first(name) AS name FROM material_kinds GROUP BY code) k ON k.code = m.kind
+         WHERE m.activity_id = ? ORDER BY m.id",
+    )?;
+    d.materials = s
+        .query_map([id], |r| Ok((r.get(0)?, FileInfo { id: r.get(1)?, name: r.get(2)?, size: r.get(3)? })))?
+        .collect::<Result<_, _>>()?;
+    let mut s = conn.prepare(
+        "SELECT g.name, a.risk_grade, f.id, f.name, f.size FROM assessments a JOIN agencies g ON g.id = a.agency_id
+         LEFT JOIN files f ON f.id = a.file_id WHERE a.activity_id = ? ORDER BY a.id",
+    )?;
+    d.assessments = s.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, file_at(r, 2)?)))?.collect::<Result<_, _>>()?;
+    let mut s = conn.prepare(
+        "SELECT s.id, s.survey_date, s.surveyors, s.report, f.id, f.name, f.size FROM surveys s
+         LEFT JOIN files f ON f.id = s.file_id WHERE s.activity_id = ? ORDER BY s.survey_date, s.id",
+    )?;
+    d.surveys = s
+        .query_map([id], |r| {
+            Ok(Survey {
+                id: r.get(0)?,
+                date: r.get(1)?,
+                surveyors: r.get(2)?,
+                report: r.get(3)?,
+                file: file_at(r, 4)?,
+                rectifications: Vec::new(),
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut s =
+        conn.prepare("SELECT id, opinion, feedback FROM rectifications WHERE survey_id = ? ORDER BY id")?;
+    for survey in &mut d.surveys {
+        survey.rectifications =
+            s.query_map([survey.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+    }
+    let mut s = conn.prepare(
+        "SELECT i.inspected_at, i.findings, f.id, f.name, f.size FROM inspections i LEFT JOIN files f ON f.id = i.file_id
+         WHERE i.activity_id = ? ORDER BY i.inspected_at, i.id",
+    )?;
+    d.inspections = s
+        .query_map([id], |r| Ok(Inspection { at: r.get(0)?, findings: r.get(1)?, file: file_at(r, 2)? }))?
+        .collect::<Result<_, _>>()?;
+    let mut s = conn.prepare(
+        "SELECT occurred_at, actor_name, role_name, action, from_status, to_status, step_name, opinion,
+                time_limit_days, taken_days
+         FROM approval_history WHERE activity_id = ? ORDER BY id",
+    )?;
+    d.history = s
+        .query_map([id], |r| {
+            Ok(HistoryEntry {
+                at: r.get(0)?,
+                actor: r.get(1)?,
+                role: r.get(2)?,
+                action: r.get(3)?,
+                from: r.get(4)?,
+                to: r.get(5)?,
+                step_name: r.get(6)?,
+                opinion: r.get(7)?,
+                limit_days: r.get(8)?,
+                taken_days: r.get(9)?,
+            })
+        })?
+        .collect::<Result<_, _>>()?;
+    let mut s = conn.prepare("SELECT id, kind, number FROM documents WHERE activity_id = ? ORDER BY id")?;
+    d.documents = s.query_map([id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
+    Ok(d)
+}
+
+/// A survey to record.
+#[derive(Debug, Clone)]
+pub struct NewSurvey {
+    /// 踏勘日期
+    pub date: NaiveDate,
+    /// 踏勘人员
+    pub surveyors: String,
+    /// 踏勘报告
+    pub report: String,
+    /// Report file id.
+    pub file_id: Option<i64>,
+    /// 整改意见, one per line as entered.
+    pub rectifications: Vec<String>,
+}
+
+/// Refuses records on an activity in a final state.
+fn check_open(tx: &Transaction<'_>, id: i64) -> StoreResult<String> {
+    let (status, name): (String, String) =
+        tx.query_row("SELECT status, name FROM activities WHERE id = ?", [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    if Status::parse(&status).is_none_or(Status::is_final) {
+        let label = Status::parse(&status).map_or("未知", Status::label);
+        return Err(StoreError::Conflict(format!("该活动已是「{label}」状态，不能再添加记录")));
+    }
+    Ok(name)
+}
+
+/// Records a survey with its rectification opinions.
+pub fn add_survey(tx: &Transaction<'_>, now: NaiveDateTime, id: i64, s: &NewSurvey, user_id: i64, actor: &Actor) -> StoreResult<()> {
+    let name = check_open(tx, id)?;
+    let survey_id: i64 = tx.query_row(
+        "INSERT INTO surveys (activity_id, survey_date, surveyors, report, file_id, created_by, created_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
+        params![id, s.date, s.surveyors, s.report, s.file_id, user_id, now],
+        |r| r.get(0),
+    )?;
+    for opinion in &s.rectifications {
+        tx.execute(
+            "INSERT INTO rectifications (survey_id, activity_id, opinion, created_at) VALUES (?, ?, ?, ?)",
+            params![survey_id, id, opinion, now],
+        )?;
+    }
+    let detail = format!("整改意见 {} 条", s.rectifications.len());
+    append(tx, now, NewAudit { actor, action: "survey.create", object: format!("活动 #{id} {name}"), ok: true, detail })
+}
+
+/// An inspection to record.
+#[derive(Debug, Clone)]
+pub struct NewInspection {
+    /// 检查时间 (Beijing time).
+    pub at: NaiveDateTime,
+    /// 检查情况
+    pub findings: String,
+    /// 检查材料
+    pub file_id: Option<i64>,
+}
+
+/// Records an inspection.
+pub fn add_inspection(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    id: i64,
+    i: &NewInspection,
+    user_id: i64,
+    actor: &Actor,
+) -> StoreResult<()> {
+    let name = check_open(tx, id)?;
+    tx.execute(
+        "INSERT INTO inspections (activity_id, inspected_at, findings, file_id, created_by, created_at)
+         VALUES (?, ?, ?, ?, ?, ?)",
+        params![id, i.at, i.findings, i.file_id, user_id, now],
+    )?;
+    append(tx, now, NewAudit { actor, action: "inspection.create", object: format!("活动 #{id} {name}"), ok: true, detail: String::new() })
+}
+
+/// Stores the metadata of an attachment whose bytes are already on disk; returns its id.
+pub fn add_file(tx: &Transaction<'_>, now: NaiveDateTime, sm3: &str, name: &str, mime: &str, size: i64) -> StoreResult<i64> {
+    Ok(tx.query_row(
+        "INSERT INTO files (sm3, name, mime, size, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        params![sm3, name, mime, size, now],
+        |r| r.get(0),
+    )?)
+}
+
+/// The stored name, mime type and content hash of a file attached to an activity visible from `scope_path`.
+pub fn file_in_scope(conn: &Connection, file_id: i64, scope_path: &str) -> StoreResult<(String, String, String)> {
+    conn.query_row(
+        &format!(
+            "SELECT f.name, f.mime, f.sm3 FROM files f, activities a
+             WHERE f.id = $2 AND {VISIBLE} AND (
+                 EXISTS (SELECT 1 FROM materials m WHERE m.file_id = f.id AND m.activity_id = a.id)
+              OR EXISTS (SELECT 1 FROM assessments s WHERE s.file_id = f.id AND s.activity_id = a.id)
+              OR EXISTS (SELECT 1 FROM surveys s WHERE s.file_id = f.id AND s.activity_id = a.id)
+              OR EXISTS (SELECT 1 FROM inspections i WHERE i.file_id = f.id AND i.activity_id = a.id))
+             LIMIT 1"
+        ),
+        params![scope_path, file_id],
+        |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+    )
+    .optional()?
+    .ok_or(StoreError::NotFound)
+}
