@@ -35,6 +35,8 @@ pub const DEMO_USERS: &[(&str, &str, &str, UserType, Option<&str>)] = &[
     ("nb_admin", "宁波市局管理员", "330200", UserType::SystemAdmin, None),
     ("xh_keyuan", "西湖分局科员", "330106", UserType::Approver, Some("科员")),
     ("xh_kezhang", "西湖分局科长", "330106", UserType::Approver, Some("科长")),
+    ("xh_juzhang", "西湖分局分管局长", "330106", UserType::Approver, Some("分管局长")),
+    ("hz_kezhang", "杭州市局科长", "330100", UserType::Approver, Some("科长")),
     ("hz_juzhang", "杭州市局分管局长", "330100", UserType::Approver, Some("分管局长")),
     ("zj_commander", "省厅指挥员", "330000", UserType::Commander, None),
     ("zj_analyst", "省厅分析员", "330000", UserType::Analyst, None),
@@ -125,7 +127,7 @@ pub fn seed_demo(store: &Store, regions: &RegionTree, now: NaiveDateTime) -> Sto
             };
             users::create(tx, now, &new, &actor)?;
         }
-        Ok(())
+        crate::demo::seed_flow(tx, now, &role_ids, &actor)
     })
 }
 
@@ -180,6 +182,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             }
             if args.demo {
                 seed_demo(&app.store, &app.regions, clock.now())?;
+                crate::demo::seed_activities(&app)?;
                 println!("演示用户已就绪（密码均为 {DEMO_PASSWORD}）：");
                 for (login, name, _, t, _) in DEMO_USERS {
                     println!("  {login:<14} {}  {name}", t.label());

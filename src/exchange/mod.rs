@@ -80,6 +80,7 @@ mod crypto;
 mod format;
 mod read;
 mod sequence;
+pub mod records;
 
 #[cfg(test)]
 mod tests;

@@ -4,6 +4,7 @@
 pub mod activities;
 pub mod audit;
 pub mod config;
+pub mod exchange;
 mod migrate;
 pub mod roles;
 pub mod sessions;

@@ -3,6 +3,11 @@
 mod account;
 mod audit;
 pub mod error;
+mod calendar;
+mod exchange;
+mod flows;
+mod scale;
+mod sms;
 mod layout;
 mod roles;
 pub mod session;
@@ -51,6 +56,11 @@ pub fn router(state: AppState) -> Router {
         .merge(users::routes())
         .merge(roles::routes())
         .merge(audit::routes())
+        .merge(exchange::routes())
+        .merge(flows::routes())
+        .merge(scale::routes())
+        .merge(calendar::routes())
+        .merge(sms::routes())
         .route("/healthz", get(healthz))
         .route("/static/{file}", get(static_file))
         .fallback(not_found)

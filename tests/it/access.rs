@@ -38,9 +38,25 @@ async fn user_type_by_page() {
 async fn the_menu_shows_only_what_the_type_may_use() {
     let app = TestApp::new();
     let menu = |r: crate::harness::Resp| r.texts("nav.menu a");
-    assert_eq!(menu(app.login_as("hz_admin").await.get("/").await), vec!["首页", "角色配置", "用户配置"]);
+    assert_eq!(
+        menu(app.login_as("hz_admin").await.get("/").await),
+        vec![
+            "首页",
+            "活动列表",
+            "初审短信模版",
+            "受理短信模版",
+            "审批短信模版",
+            "结果导出",
+            "角色配置",
+            "流程配置",
+            "用户配置",
+            "规模配置",
+            "节假日配置"
+        ]
+    );
     assert_eq!(menu(app.login_as("zj_auditor").await.get("/").await), vec!["首页", "审计日志"]);
-    assert_eq!(menu(app.login_as("xh_keyuan").await.get("/").await), vec!["首页"]);
+    assert_eq!(menu(app.login_as("xh_keyuan").await.get("/").await), vec!["首页", "活动列表"]);
+    assert_eq!(menu(app.login_as("zj_commander").await.get("/").await), vec!["首页"]);
 }
 
 #[tokio::test]

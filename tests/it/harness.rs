@@ -22,6 +22,8 @@ pub struct TestApp {
     pub clock: Arc<ManualClock>,
     /// Holds the attachment directory for the app's lifetime.
     pub _dir: Arc<tempfile::TempDir>,
+    /// The demo portal's signing key, trusted by the app.
+    pub portal: anxu::exchange::KeyPair,
 }
 
 /// A response, read whole.
@@ -85,7 +87,43 @@ impl TestApp {
     /// Wraps an opened state.
     pub fn from_state(state: AppState, clock: Arc<ManualClock>, dir: Arc<tempfile::TempDir>) -> Self {
         let router = router(state.clone());
-        Self { state, router, clock, _dir: dir }
+        let portal = anxu::demo::demo_portal(&state).unwrap();
+        Self { state, router, clock, _dir: dir, portal }
+    }
+
+    /// Imports an application bundle with `events` from the trusted portal; panics unless it applies.
+    pub fn import_events(&self, events: Vec<anxu::exchange::records::ApplicationEvent>, files: &[(String, Vec<u8>)]) {
+        let records = anxu::exchange::records::ApplicationRecords { applications: events, feedback: Vec::new() };
+        let bytes = anxu::demo::next_bundle(&self.state, &self.portal, &records, files).unwrap();
+        let outcome = anxu::demo::import(&self.state, bytes).unwrap();
+        assert!(matches!(outcome, anxu::store::exchange::ImportOutcome::Applied(_)), "{outcome:?}");
+    }
+
+    /// Imports one new application held in county `region` and returns its activity id (status 待初审).
+    pub async fn seed_application(&self, name: &str, region: &str, attendance: u32) -> i64 {
+        let portal_ref = format!("P-T-{}", self.scalar("SELECT count(*) + 1 FROM activities").await);
+        let start = self.clock.now() + TimeDelta::days(40);
+        let counties = [region.parse::<u32>().unwrap()];
+        let (record, files) = anxu::demo::sample_application(&portal_ref, name, "performance", &counties, attendance, start);
+        let now = self.clock.now();
+        self.import_events(vec![anxu::demo::event(&portal_ref, anxu::exchange::records::PortalEvent::Submit, now, Some(record))], &files);
+        self.scalar(&format!("SELECT id FROM activities WHERE portal_ref = '{portal_ref}'")).await
+    }
+
+    /// The organizer submits the application `id` for acceptance (after a passed pre-review).
+    pub async fn submit_for_acceptance(&self, id: i64) {
+        let portal_ref = self.text(&format!("SELECT portal_ref FROM activities WHERE id = {id}")).await;
+        let now = self.clock.now();
+        self.import_events(
+            vec![anxu::demo::event(&portal_ref, anxu::exchange::records::PortalEvent::SubmitForAcceptance, now, None)],
+            &[],
+        );
+    }
+
+    /// One text value of a SQL query on the store.
+    pub async fn text(&self, sql: &str) -> String {
+        let sql = sql.to_string();
+        self.state.store.read(move |c| Ok(c.query_row(&sql, [], |r| r.get::<_, String>(0))?)).await.unwrap()
     }
 
     /// Moves the clock.

@@ -3,6 +3,8 @@
 
 mod access;
 mod binary;
+mod config;
+mod exchange;
 mod harness;
 mod roles;
 mod signin;

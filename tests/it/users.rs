@@ -205,7 +205,7 @@ async fn the_user_list_filters_by_region_type_status_and_text() {
     let logins = |r: crate::harness::Resp| r.texts("tbody td:first-child");
     let all = logins(zj.get("/config/users").await);
     assert_eq!(all.len(), anxu::setup::DEMO_USERS.len());
-    assert_eq!(logins(zj.get("/config/users?region=330106").await), vec!["xh_keyuan", "xh_kezhang"]);
+    assert_eq!(logins(zj.get("/config/users?region=330106").await), vec!["xh_juzhang", "xh_keyuan", "xh_kezhang"]);
     assert_eq!(logins(zj.get("/config/users?user_type=audit_admin").await), vec!["zj_auditor"]);
     assert_eq!(logins(zj.get("/config/users?q=%E5%AE%81%E6%B3%A2").await), vec!["nb_admin"]);
     let id = app.user_id("zj_analyst").await;
