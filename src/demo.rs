@@ -17,10 +17,16 @@ use crate::store::{Actor, StoreResult};
 use crate::web::AppState;
 
 /// Creates the 杭州市 flow (科长 → 分管局长) when no flow exists yet.
-pub fn seed_flow(tx: &Transaction<'_>, now: NaiveDateTime, roles: &HashMap<&str, i64>, actor: &Actor) -> StoreResult<()> {
+pub fn seed_flow(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    roles: &HashMap<&str, i64>,
+    actor: &Actor,
+) -> StoreResult<()> {
     let flows: i64 = tx.query_row("SELECT count(*) FROM flows", [], |r| r.get(0))?;
     let hangzhou: i64 = tx.query_row("SELECT count(*) FROM regions WHERE adcode = 330100", [], |r| r.get(0))?;
-    let (Some(&kezhang), Some(&juzhang), 0, 1) = (roles.get("科长"), roles.get("分管局长"), flows, hangzhou) else {
+    let (Some(&kezhang), Some(&juzhang), 0, 1) = (roles.get("科长"), roles.get("分管局长"), flows, hangzhou)
+    else {
         return Ok(());
     };
     let steps = [
@@ -49,7 +55,10 @@ pub fn sample_application(
         .iter()
         .map(|k| AttachmentRecord { kind: (*k).into(), file: file(k), name: format!("{k}.pdf") })
         .collect::<Vec<_>>();
-    let report = AttachmentRecord { kind: "risk_assessment".into(), file: file("risk"), name: "安全风险评估报告.pdf".into() };
+    let report =
+        AttachmentRecord {
+            kind: "risk_assessment".into(), file: file("risk"), name: "安全风险评估报告.pdf".into()
+        };
     let mut files: Vec<(String, Vec<u8>)> = materials.iter().map(|m| (m.file.clone(), SAMPLE_PDF.to_vec())).collect();
     files.push((report.file.clone(), SAMPLE_PDF.to_vec()));
     let record = ApplicationRecord {
@@ -81,13 +90,22 @@ pub fn sample_application(
         contact_name: "陈经理".into(),
         contact_mobile: "13800571234".into(),
         materials,
-        assessments: vec![AssessmentRecord { agency: "浙江安评咨询有限公司".into(), risk_grade: "中".into(), report: Some(report) }],
+        assessments: vec![AssessmentRecord {
+            agency: "浙江安评咨询有限公司".into(),
+            risk_grade: "中".into(),
+            report: Some(report),
+        }],
     };
     (record, files)
 }
 
 /// One event of an application.
-pub fn event(portal_ref: &str, event: PortalEvent, at: NaiveDateTime, record: Option<ApplicationRecord>) -> ApplicationEvent {
+pub fn event(
+    portal_ref: &str,
+    event: PortalEvent,
+    at: NaiveDateTime,
+    record: Option<ApplicationRecord>,
+) -> ApplicationEvent {
     ApplicationEvent { portal_ref: portal_ref.into(), event, at: at.and_utc(), application: record }
 }
 
@@ -141,7 +159,8 @@ pub fn demo_portal(app: &AppState) -> anyhow::Result<KeyPair> {
 
 /// Demo applications, when there are none: in 西湖区 and across 杭州, in 待初审, 受理中 and 审批中.
 pub fn seed_activities(app: &AppState) -> anyhow::Result<()> {
-    let existing: i64 = app.store.write_blocking(|tx| Ok(tx.query_row("SELECT count(*) FROM activities", [], |r| r.get(0))?))?;
+    let existing: i64 =
+        app.store.write_blocking(|tx| Ok(tx.query_row("SELECT count(*) FROM activities", [], |r| r.get(0))?))?;
     if existing > 0 {
         return Ok(());
     }
@@ -179,15 +198,27 @@ pub fn seed_activities(app: &AppState) -> anyhow::Result<()> {
 }
 
 /// Performs a police action as demo user `login` on the application `portal_ref`.
-pub fn act_as(app: &AppState, login: &str, portal_ref: &str, action: crate::domain::workflow::Action) -> anyhow::Result<()> {
+pub fn act_as(
+    app: &AppState,
+    login: &str,
+    portal_ref: &str,
+    action: crate::domain::workflow::Action,
+) -> anyhow::Result<()> {
     let (login, portal_ref) = (login.to_string(), portal_ref.to_string());
     let now = app.clock.now();
     let regions = app.regions.clone();
     app.store.write_blocking(move |tx| {
         let (user, _) = crate::store::users::find_for_login(tx, &login)?.ok_or(crate::store::StoreError::NotFound)?;
         let (id, revision): (i64, i64) =
-            tx.query_row("SELECT id, revision FROM activities WHERE portal_ref = ?", [&portal_ref], |r| Ok((r.get(0)?, r.get(1)?)))?;
-        let actor = Actor { id: Some(user.id), login: user.login_name.clone(), region: Some(user.region), source: "demo".into() };
+            tx.query_row("SELECT id, revision FROM activities WHERE portal_ref = ?", [&portal_ref], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })?;
+        let actor = Actor {
+            id: Some(user.id),
+            login: user.login_name.clone(),
+            region: Some(user.region),
+            source: "demo".into(),
+        };
         crate::store::workflow::act(tx, now, &regions, id, revision, &action, &user, &actor)?;
         Ok(())
     })?;

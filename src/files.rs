@@ -65,14 +65,13 @@ pub fn check(name: &str, bytes: &[u8], allow_html: bool) -> Result<CheckedFile, 
     }
     let base = name.rsplit(['/', '\\']).next().unwrap_or("");
     let ext = base.rsplit_once('.').map(|(_, e)| e.to_ascii_lowercase()).unwrap_or_default();
-    let (_, mime, magic) = KINDS
-        .iter()
-        .find(|(e, _, _)| *e == ext && (allow_html || *e != "html"))
-        .ok_or(UploadError::Type)?;
+    let (_, mime, magic) =
+        KINDS.iter().find(|(e, _, _)| *e == ext && (allow_html || *e != "html")).ok_or(UploadError::Type)?;
     if !bytes.starts_with(magic) {
         return Err(UploadError::Content);
     }
-    let clean: String = base.chars().filter(|c| !c.is_control() && !matches!(c, '<' | '>' | '"' | '\'' | '&')).take(100).collect();
+    let clean: String =
+        base.chars().filter(|c| !c.is_control() && !matches!(c, '<' | '>' | '"' | '\'' | '&')).take(100).collect();
     let name = if clean.trim().is_empty() { format!("附件.{ext}") } else { clean };
     Ok(CheckedFile { name, mime, size: bytes.len(), sm3: sm3_hex(bytes) })
 }

@@ -79,8 +79,8 @@ mod bundle;
 mod crypto;
 mod format;
 mod read;
-mod sequence;
 pub mod records;
+mod sequence;
 
 #[cfg(test)]
 mod tests;

@@ -340,7 +340,9 @@ pub fn details(conn: &Connection, id: i64) -> StoreResult<ActivityDetails> {
          WHERE av.activity_id = ? ORDER BY v.id",
     )?;
     d.venues = s
-        .query_map([id], |r| Ok(Venue { name: r.get(0)?, address: r.get(1)?, capacity: r.get(2)?, region: adcode_at(r, 3)? }))?
+        .query_map([id], |r| {
+            Ok(Venue { name: r.get(0)?, address: r.get(1)?, capacity: r.get(2)?, region: adcode_at(r, 3)? })
+        })?
         .collect::<Result<_, _>>()?;
     let mut s = conn.prepare(
         "SELECT coalesce(k.name, m.kind), f.id, f.name, f.size FROM materials m JOIN files f ON f.id = m.file_id
@@ -371,8 +373,7 @@ pub fn details(conn: &Connection, id: i64) -> StoreResult<ActivityDetails> {
             })
         })?
         .collect::<Result<_, _>>()?;
-    let mut s =
-        conn.prepare("SELECT id, opinion, feedback FROM rectifications WHERE survey_id = ? ORDER BY id")?;
+    let mut s = conn.prepare("SELECT id, opinion, feedback FROM rectifications WHERE survey_id = ? ORDER BY id")?;
     for survey in &mut d.surveys {
         survey.rectifications =
             s.query_map([survey.id], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?.collect::<Result<_, _>>()?;
@@ -437,7 +438,14 @@ fn check_open(tx: &Transaction<'_>, id: i64) -> StoreResult<String> {
 }
 
 /// Records a survey with its rectification opinions.
-pub fn add_survey(tx: &Transaction<'_>, now: NaiveDateTime, id: i64, s: &NewSurvey, user_id: i64, actor: &Actor) -> StoreResult<()> {
+pub fn add_survey(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    id: i64,
+    s: &NewSurvey,
+    user_id: i64,
+    actor: &Actor,
+) -> StoreResult<()> {
     let name = check_open(tx, id)?;
     let survey_id: i64 = tx.query_row(
         "INSERT INTO surveys (activity_id, survey_date, surveyors, report, file_id, created_by, created_at)
@@ -481,11 +489,28 @@ pub fn add_inspection(
          VALUES (?, ?, ?, ?, ?, ?)",
         params![id, i.at, i.findings, i.file_id, user_id, now],
     )?;
-    append(tx, now, NewAudit { actor, action: "inspection.create", object: format!("活动 #{id} {name}"), ok: true, detail: String::new() })
+    append(
+        tx,
+        now,
+        NewAudit {
+            actor,
+            action: "inspection.create",
+            object: format!("活动 #{id} {name}"),
+            ok: true,
+            detail: String::new(),
+        },
+    )
 }
 
 /// Stores the metadata of an attachment whose bytes are already on disk; returns its id.
-pub fn add_file(tx: &Transaction<'_>, now: NaiveDateTime, sm3: &str, name: &str, mime: &str, size: i64) -> StoreResult<i64> {
+pub fn add_file(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    sm3: &str,
+    name: &str,
+    mime: &str,
+    size: i64,
+) -> StoreResult<i64> {
     Ok(tx.query_row(
         "INSERT INTO files (sm3, name, mime, size, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
         params![sm3, name, mime, size, now],

@@ -31,7 +31,10 @@ pub fn seed_defaults(tx: &Transaction<'_>, now: NaiveDateTime, province: Adcode)
     if n == 0 {
         for (day, kind, name) in OFFICIAL_DAYS {
             let day = parse_date("date", day).map_err(|e| StoreError::Conflict(e.message))?;
-            tx.execute("INSERT INTO calendar_days (day, kind, name) VALUES (?, ?, ?)", params![day, kind.code(), name])?;
+            tx.execute(
+                "INSERT INTO calendar_days (day, kind, name) VALUES (?, ?, ?)",
+                params![day, kind.code(), name],
+            )?;
         }
     }
     let n: i64 = tx.query_row("SELECT count(*) FROM scale_rules", [], |r| r.get(0))?;
@@ -73,7 +76,8 @@ pub fn calendar(conn: &Connection) -> StoreResult<HolidayCalendar> {
 /// Calendar entries of `year`, ordered by day.
 pub fn calendar_entries(conn: &Connection, year: i32) -> StoreResult<Vec<DayEntry>> {
     let mut s = conn.prepare("SELECT day, kind, name FROM calendar_days WHERE year(day) = ? ORDER BY day")?;
-    let rows = s.query_map([year], |r| Ok((r.get::<_, NaiveDate>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
+    let rows =
+        s.query_map([year], |r| Ok((r.get::<_, NaiveDate>(0)?, r.get::<_, String>(1)?, r.get::<_, String>(2)?)))?;
     let mut out = Vec::new();
     for row in rows {
         let (date, kind, name) = row?;
@@ -100,7 +104,11 @@ pub fn remove_calendar_day(tx: &Transaction<'_>, now: NaiveDateTime, day: NaiveD
     if n == 0 {
         return Err(StoreError::NotFound);
     }
-    append(tx, now, NewAudit { actor, action: "calendar.remove", object: format!("日历 {day}"), ok: true, detail: String::new() })
+    append(
+        tx,
+        now,
+        NewAudit { actor, action: "calendar.remove", object: format!("日历 {day}"), ok: true, detail: String::new() },
+    )
 }
 
 // ---- scale rules ----
@@ -108,17 +116,21 @@ pub fn remove_calendar_day(tx: &Transaction<'_>, now: NaiveDateTime, day: NaiveD
 /// The scale rules in force.
 pub fn scale_rules(conn: &Connection) -> StoreResult<ScaleRules> {
     Ok(conn
-        .query_row(
-            "SELECT permit_min, city_min, province_min FROM scale_rules ORDER BY id DESC LIMIT 1",
-            [],
-            |r| Ok(ScaleRules { permit_min: r.get(0)?, city_min: r.get(1)?, province_min: r.get(2)? }),
-        )
+        .query_row("SELECT permit_min, city_min, province_min FROM scale_rules ORDER BY id DESC LIMIT 1", [], |r| {
+            Ok(ScaleRules { permit_min: r.get(0)?, city_min: r.get(1)?, province_min: r.get(2)? })
+        })
         .optional()?
         .unwrap_or_default())
 }
 
 /// Puts new scale rules in force (the old ones stay as history).
-pub fn set_scale_rules(tx: &Transaction<'_>, now: NaiveDateTime, rules: &ScaleRules, user_id: i64, actor: &Actor) -> StoreResult<()> {
+pub fn set_scale_rules(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    rules: &ScaleRules,
+    user_id: i64,
+    actor: &Actor,
+) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO scale_rules (permit_min, city_min, province_min, created_by, created_at) VALUES (?, ?, ?, ?, ?)",
         params![rules.permit_min, rules.city_min, rules.province_min, user_id, now],
@@ -206,7 +218,8 @@ pub fn save_flow(
     user_id: i64,
     actor: &Actor,
 ) -> StoreResult<i64> {
-    let region_path: String = tx.query_row("SELECT path FROM regions WHERE adcode = ?", [region.get()], |r| r.get(0))?;
+    let region_path: String =
+        tx.query_row("SELECT path FROM regions WHERE adcode = ?", [region.get()], |r| r.get(0))?;
     let mut errors = FieldErrors::default();
     for (i, s) in steps.iter().enumerate() {
         let usable: bool = tx.query_row(
@@ -235,8 +248,13 @@ pub fn save_flow(
             params![id, i as i64, s.name, s.role_id, s.time_limit_days],
         )?;
     }
-    let detail = steps.iter().map(|s| format!("{}（{} 个工作日）", s.name, s.time_limit_days)).collect::<Vec<_>>().join(" → ");
-    append(tx, now, NewAudit { actor, action: "flow.save", object: format!("{name} 第 {version} 版"), ok: true, detail })?;
+    let detail =
+        steps.iter().map(|s| format!("{}（{} 个工作日）", s.name, s.time_limit_days)).collect::<Vec<_>>().join(" → ");
+    append(
+        tx,
+        now,
+        NewAudit { actor, action: "flow.save", object: format!("{name} 第 {version} 版"), ok: true, detail },
+    )?;
     Ok(id)
 }
 
@@ -299,7 +317,14 @@ pub fn sms_setting(conn: &Connection, path: &str, kind: SmsKind) -> StoreResult<
 }
 
 /// Saves the template of `kind` for `region`.
-pub fn save_sms(tx: &Transaction<'_>, now: NaiveDateTime, region: Adcode, s: &SmsSetting, user_id: i64, actor: &Actor) -> StoreResult<()> {
+pub fn save_sms(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    region: Adcode,
+    s: &SmsSetting,
+    user_id: i64,
+    actor: &Actor,
+) -> StoreResult<()> {
     let kind = s.template.kind();
     tx.execute("DELETE FROM sms_templates WHERE region = ? AND kind = ?", params![region.get(), kind.code()])?;
     tx.execute(
@@ -307,5 +332,9 @@ pub fn save_sms(tx: &Transaction<'_>, now: NaiveDateTime, region: Adcode, s: &Sm
          VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         params![region.get(), kind.code(), s.template.text(), s.address, s.phone, s.materials, user_id, now],
     )?;
-    append(tx, now, NewAudit { actor, action: "sms.save", object: kind.label().into(), ok: true, detail: s.template.text().into() })
+    append(
+        tx,
+        now,
+        NewAudit { actor, action: "sms.save", object: kind.label().into(), ok: true, detail: s.template.text().into() },
+    )
 }

@@ -51,13 +51,25 @@ pub fn lookup_key(conn: &Connection, key_id: &str) -> Option<PublicKey> {
 }
 
 /// Trusts the other side's public key.
-pub fn trust_key(tx: &Transaction<'_>, now: NaiveDateTime, key: &PublicKey, label: &str, actor: &Actor) -> StoreResult<()> {
+pub fn trust_key(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    key: &PublicKey,
+    label: &str,
+    actor: &Actor,
+) -> StoreResult<()> {
     let id = key.key_id();
     tx.execute(
         "INSERT OR REPLACE INTO trusted_keys (key_id, public_hex, label, imported_at) VALUES (?, ?, ?, ?)",
         params![id, key.to_hex(), label, now],
     )?;
-    append(tx, now, NewAudit { actor, action: "exchange.trust_key", object: format!("公钥 {id}"), ok: true, detail: label.into() })
+    append(
+        tx,
+        now,
+        NewAudit {
+            actor, action: "exchange.trust_key", object: format!("公钥 {id}"), ok: true, detail: label.into()
+        },
+    )
 }
 
 // ---- results and export ----
@@ -134,7 +146,14 @@ pub fn exports(conn: &Connection) -> StoreResult<Vec<ExportEntry>> {
     )?;
     let rows = s
         .query_map([], |r| {
-            Ok(ExportEntry { id: r.get(0)?, sequence: r.get(1)?, hash: r.get(2)?, results: r.get(3)?, by: r.get(4)?, at: r.get(5)? })
+            Ok(ExportEntry {
+                id: r.get(0)?,
+                sequence: r.get(1)?,
+                hash: r.get(2)?,
+                results: r.get(3)?,
+                by: r.get(4)?,
+                at: r.get(5)?,
+            })
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
@@ -164,7 +183,21 @@ pub fn export_results(
          LEFT JOIN documents d ON d.id = r.document_id
          WHERE r.export_id IS NULL AND {IN_SCOPE} ORDER BY r.id"
     ))?;
-    type Row = (i64, i64, String, String, String, String, String, String, String, String, String, Option<String>, NaiveDateTime);
+    type Row = (
+        i64,
+        i64,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        String,
+        Option<String>,
+        NaiveDateTime,
+    );
     let rows: Vec<Row> = s
         .query_map([scope_path], |r| {
             Ok((
@@ -197,10 +230,11 @@ pub fn export_results(
     let mut builder = BundleBuilder::new(Channel::Results, sequence, prev_hash);
     let mut records = ResultRecords::default();
     let today = chinese_date((now + TimeDelta::hours(8)).date());
-    let mut open_rect = tx.prepare(
-        "SELECT id, opinion FROM rectifications WHERE activity_id = ? AND feedback IS NULL ORDER BY id",
-    )?;
-    for (id, activity_id, portal_ref, kind, action, status, opinion, mobile, name, organizer, bureau_path, doc, at) in rows {
+    let mut open_rect =
+        tx.prepare("SELECT id, opinion FROM rectifications WHERE activity_id = ? AND feedback IS NULL ORDER BY id")?;
+    for (id, activity_id, portal_ref, kind, action, status, opinion, mobile, name, organizer, bureau_path, doc, at) in
+        rows
+    {
         let document = match doc.as_deref().map(serde_json::from_str::<DecisionDocument>) {
             Some(Ok(d)) => {
                 let file = format!("document-{id}.html");
@@ -225,8 +259,9 @@ pub fn export_results(
             ("日期", today.clone()),
             ("文号", document.as_ref().map(|d| d.1.clone()).unwrap_or_default()),
         ]);
-        let rectifications =
-            open_rect.query_map([activity_id], |r| Ok((r.get(0)?, r.get(1)?)))?.collect::<Result<Vec<(i64, String)>, _>>()?;
+        let rectifications = open_rect
+            .query_map([activity_id], |r| Ok((r.get(0)?, r.get(1)?)))?
+            .collect::<Result<Vec<(i64, String)>, _>>()?;
         records.results.push(ResultRecord {
             result_id: id,
             portal_ref,
@@ -256,7 +291,11 @@ pub fn export_results(
         tx.execute("UPDATE results SET export_id = ? WHERE id = ?", params![export_id, r.result_id])?;
     }
     let detail = format!("第 {} 号结果文件，{n} 条结果", last_seq + 1);
-    append(tx, now, NewAudit { actor, action: "exchange.export", object: format!("结果文件 {hash}"), ok: true, detail })?;
+    append(
+        tx,
+        now,
+        NewAudit { actor, action: "exchange.export", object: format!("结果文件 {hash}"), ok: true, detail },
+    )?;
     Ok(Some(export_id))
 }
 
@@ -297,11 +336,18 @@ pub struct ImportEntry {
 
 /// The import log, newest first.
 pub fn imports(conn: &Connection) -> StoreResult<Vec<ImportEntry>> {
-    let mut s = conn.prepare(
-        "SELECT sequence, bundle_hash, status, detail, received_at FROM imports ORDER BY id DESC LIMIT 200",
-    )?;
+    let mut s = conn
+        .prepare("SELECT sequence, bundle_hash, status, detail, received_at FROM imports ORDER BY id DESC LIMIT 200")?;
     let rows = s
-        .query_map([], |r| Ok(ImportEntry { sequence: r.get(0)?, hash: r.get(1)?, status: r.get(2)?, detail: r.get(3)?, at: r.get(4)? }))?
+        .query_map([], |r| {
+            Ok(ImportEntry {
+                sequence: r.get(0)?,
+                hash: r.get(1)?,
+                status: r.get(2)?,
+                detail: r.get(3)?,
+                at: r.get(4)?,
+            })
+        })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
 }
@@ -342,11 +388,10 @@ pub fn import_applications(
         Err(e) => return refuse(tx, now, None, &hash, &format!("文件校验失败：{e}"), user_id, actor),
     };
     let seq = verified.manifest.sequence;
-    let held_same: bool = tx.query_row(
-        "SELECT count(*) > 0 FROM imports WHERE bundle_hash = ? AND status = 'held'",
-        [&hash],
-        |r| r.get(0),
-    )?;
+    let held_same: bool =
+        tx.query_row("SELECT count(*) > 0 FROM imports WHERE bundle_hash = ? AND status = 'held'", [&hash], |r| {
+            r.get(0)
+        })?;
     match classify(last_applied(tx)?, &|n| applied_hash(tx, n), &verified.manifest, &hash) {
         Disposition::Duplicate => {
             log_import(tx, now, Some(seq), &hash, "duplicate", "已导入过，未作任何修改", None, user_id)?;
@@ -357,7 +402,9 @@ pub fn import_applications(
             now,
             Some(sequence),
             &hash,
-            &format!("第 {sequence} 号申请文件与已导入的文件不一致（同号不同内容或未接续上一文件），已拒绝，请联系外网管理员核查"),
+            &format!(
+                "第 {sequence} 号申请文件与已导入的文件不一致（同号不同内容或未接续上一文件），已拒绝，请联系外网管理员核查"
+            ),
             user_id,
             actor,
         ),
@@ -371,7 +418,13 @@ pub fn import_applications(
         Disposition::Apply => {
             let detail = apply_bundle(tx, now, &verified, regions)?;
             log_import(tx, now, Some(seq), &hash, "applied", &detail, None, user_id)?;
-            append(tx, now, NewAudit { actor, action: "exchange.import", object: format!("申请文件第 {seq} 号"), ok: true, detail })?;
+            append(
+                tx,
+                now,
+                NewAudit {
+                    actor, action: "exchange.import", object: format!("申请文件第 {seq} 号"), ok: true, detail
+                },
+            )?;
             let mut applied = vec![seq];
             applied.extend(apply_held(tx, now, regions, actor)?);
             Ok(ImportOutcome::Applied(applied))
@@ -390,7 +443,17 @@ fn refuse(
     actor: &Actor,
 ) -> StoreResult<ImportOutcome> {
     log_import(tx, now, seq, hash, "refused", reason, None, user_id)?;
-    append(tx, now, NewAudit { actor, action: "exchange.import", object: format!("申请文件 {hash}"), ok: false, detail: reason.into() })?;
+    append(
+        tx,
+        now,
+        NewAudit {
+            actor,
+            action: "exchange.import",
+            object: format!("申请文件 {hash}"),
+            ok: false,
+            detail: reason.into(),
+        },
+    )?;
     Ok(ImportOutcome::Refused(reason.to_string()))
 }
 
@@ -436,7 +499,17 @@ fn apply_held(tx: &Transaction<'_>, now: NaiveDateTime, regions: &RegionTree, ac
                     "UPDATE imports SET status = 'applied', detail = ?, applied_at = ? WHERE id = ?",
                     params![detail, now, import_id],
                 )?;
-                append(tx, now, NewAudit { actor, action: "exchange.import", object: format!("申请文件第 {next} 号（暂存后导入）"), ok: true, detail })?;
+                append(
+                    tx,
+                    now,
+                    NewAudit {
+                        actor,
+                        action: "exchange.import",
+                        object: format!("申请文件第 {next} 号（暂存后导入）"),
+                        ok: true,
+                        detail,
+                    },
+                )?;
                 applied.push(next);
             }
             _ => {
@@ -455,11 +528,18 @@ struct Checked<'a> {
     content: Option<(&'a ApplicationRecord, ActivityKind, Vec<Adcode>)>,
 }
 
-fn check_records<'a>(records: &'a ApplicationRecords, bundle: &VerifiedBundle, regions: &RegionTree) -> Result<Vec<Checked<'a>>, String> {
+fn check_records<'a>(
+    records: &'a ApplicationRecords,
+    bundle: &VerifiedBundle,
+    regions: &RegionTree,
+) -> Result<Vec<Checked<'a>>, String> {
     let mut out = Vec::new();
     for (i, e) in records.applications.iter().enumerate() {
         let at = |m: String| format!("第 {} 条申请（{}）：{m}", i + 1, e.portal_ref);
-        if e.portal_ref.is_empty() || e.portal_ref.len() > 64 || !e.portal_ref.chars().all(|c| c.is_ascii_alphanumeric() || c == '-') {
+        if e.portal_ref.is_empty()
+            || e.portal_ref.len() > 64
+            || !e.portal_ref.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+        {
             return Err(at("编号无效".into()));
         }
         let content = match (&e.application, e.event) {
@@ -482,7 +562,8 @@ fn check_records<'a>(records: &'a ApplicationRecords, bundle: &VerifiedBundle, r
                 }
                 let mut counties = Vec::new();
                 for code in &a.regions {
-                    let c = Adcode::from_stored(i64::from(*code)).filter(|c| regions.get(*c).is_some_and(|r| r.level == RegionLevel::County));
+                    let c = Adcode::from_stored(i64::from(*code))
+                        .filter(|c| regions.get(*c).is_some_and(|r| r.level == RegionLevel::County));
                     counties.push(c.ok_or_else(|| at(format!("举办地 {code} 不是本省的县区")))?);
                 }
                 if counties.is_empty() || a.venues.is_empty() {
@@ -491,7 +572,9 @@ fn check_records<'a>(records: &'a ApplicationRecords, bundle: &VerifiedBundle, r
                 for v in &a.venues {
                     parse_name("venue", "场地名称", &v.name, 100).map_err(|x| at(x.message))?;
                     parse_note("address", "场地地址", &v.address, 200).map_err(|x| at(x.message))?;
-                    if Adcode::from_stored(i64::from(v.region)).and_then(|c| regions.get(c)).is_none() || v.capacity == 0 {
+                    if Adcode::from_stored(i64::from(v.region)).and_then(|c| regions.get(c)).is_none()
+                        || v.capacity == 0
+                    {
                         return Err(at(format!("场地「{}」的地区或核定容量无效", v.name)));
                     }
                 }
@@ -521,7 +604,12 @@ fn check_records<'a>(records: &'a ApplicationRecords, bundle: &VerifiedBundle, r
 }
 
 /// Applies a verified bundle's records; all are checked before anything is written.
-fn apply_bundle(tx: &Transaction<'_>, now: NaiveDateTime, bundle: &VerifiedBundle, regions: &RegionTree) -> StoreResult<String> {
+fn apply_bundle(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    bundle: &VerifiedBundle,
+    regions: &RegionTree,
+) -> StoreResult<String> {
     let records: ApplicationRecords = bundle
         .file(RECORDS_FILE)
         .ok_or_else(|| "缺少 records.json".to_string())
@@ -561,7 +649,9 @@ fn apply_event(
         .optional()?;
     let (id, from, to, organizer) = match (existing, e.event) {
         (None, PortalEvent::Submit) => {
-            let Some((a, kind, counties)) = &c.content else { return Err(StoreError::Conflict("缺少申请内容".into())) };
+            let Some((a, kind, counties)) = &c.content else {
+                return Err(StoreError::Conflict("缺少申请内容".into()));
+            };
             let organizer_id = upsert_organizer(tx, now, a)?;
             let (bureau, reason) = routing(rules, regions, counties, a.attendance);
             let id: i64 = tx.query_row(
@@ -597,7 +687,11 @@ fn apply_event(
         (None, _) => return Err(StoreError::Conflict(format!("申请 {} 不存在", e.portal_ref))),
         (Some((id, status, step, steps, organizer)), event) => {
             let status = Status::parse(&status).ok_or_else(|| StoreError::Conflict("未知状态".into()))?;
-            let progress = Progress { status, step: step.and_then(|s| u32::try_from(s).ok()), steps: u32::try_from(steps).unwrap_or(0) };
+            let progress = Progress {
+                status,
+                step: step.and_then(|s| u32::try_from(s).ok()),
+                steps: u32::try_from(steps).unwrap_or(0),
+            };
             let action = match event {
                 PortalEvent::SubmitForAcceptance => Action::SubmitForAcceptance,
                 PortalEvent::Resubmit => Action::Resubmit,
@@ -653,7 +747,12 @@ fn apply_event(
 
 /// The approving bureau and why; an application below the permit threshold goes to its first county, whose
 /// pre-review returns it, with the reason shown.
-fn routing(rules: &crate::domain::scale::ScaleRules, regions: &RegionTree, counties: &[Adcode], attendance: u32) -> (Adcode, String) {
+fn routing(
+    rules: &crate::domain::scale::ScaleRules,
+    regions: &RegionTree,
+    counties: &[Adcode],
+    attendance: u32,
+) -> (Adcode, String) {
     match route(rules, regions, counties, attendance) {
         Ok(r) => (r.bureau, r.reason),
         Err(e) => (counties.first().copied().unwrap_or(regions.root().adcode), e.to_string()),
@@ -663,7 +762,8 @@ fn routing(rules: &crate::domain::scale::ScaleRules, regions: &RegionTree, count
 fn upsert_organizer(tx: &Transaction<'_>, now: NaiveDateTime, a: &ApplicationRecord) -> StoreResult<i64> {
     let o = &a.organizer;
     let code = o.credit_code.trim().to_ascii_uppercase();
-    let found: Option<i64> = tx.query_row("SELECT id FROM organizers WHERE credit_code = ?", [&code], |r| r.get(0)).optional()?;
+    let found: Option<i64> =
+        tx.query_row("SELECT id FROM organizers WHERE credit_code = ?", [&code], |r| r.get(0)).optional()?;
     if let Some(id) = found {
         tx.execute(
             "UPDATE organizers SET name = ?, contact_name = ?, contact_mobile = ? WHERE id = ?",
@@ -752,7 +852,8 @@ fn write_content(
 
 /// The files of a verified application bundle that its records attach, checked, for saving before the import.
 pub fn attachments(bundle: &VerifiedBundle) -> Vec<(crate::files::CheckedFile, Vec<u8>)> {
-    let Some(records) = bundle.file(RECORDS_FILE).and_then(|b| serde_json::from_slice::<ApplicationRecords>(b).ok()) else {
+    let Some(records) = bundle.file(RECORDS_FILE).and_then(|b| serde_json::from_slice::<ApplicationRecords>(b).ok())
+    else {
         return Vec::new();
     };
     records
@@ -766,4 +867,3 @@ pub fn attachments(bundle: &VerifiedBundle) -> Vec<(crate::files::CheckedFile, V
         })
         .collect()
 }
-

@@ -152,7 +152,10 @@ pub fn delete(tx: &Transaction<'_>, now: NaiveDateTime, id: i64, scope_path: &st
     let mut used = holders(tx, id)?;
     used.holders.extend(super::config::flows_using_role(tx, id)?.into_iter().map(|f| format!("审批流程 {f}")));
     if !used.holders.is_empty() {
-        return Err(StoreError::Conflict(format!("该角色正被以下用户或流程使用，不能删除：{}", used.holders.join("、"))));
+        return Err(StoreError::Conflict(format!(
+            "该角色正被以下用户或流程使用，不能删除：{}",
+            used.holders.join("、")
+        )));
     }
     tx.execute("UPDATE approval_roles SET deleted_at = ? WHERE id = ?", params![now, id])?;
     append(

@@ -58,7 +58,11 @@ fn load(tx: &Transaction<'_>, id: i64) -> StoreResult<Current> {
 }
 
 /// The current step's name, role id and role name, and time limit.
-fn current_step(tx: &Transaction<'_>, flow_id: Option<i64>, step: Option<u32>) -> StoreResult<Option<(String, i64, String, i64)>> {
+fn current_step(
+    tx: &Transaction<'_>,
+    flow_id: Option<i64>,
+    step: Option<u32>,
+) -> StoreResult<Option<(String, i64, String, i64)>> {
     let (Some(flow), Some(step)) = (flow_id, step) else { return Ok(None) };
     Ok(tx
         .query_row(
@@ -171,7 +175,11 @@ pub fn act(
         ],
     )?;
     let detail = format!("{} → {}；{}", cur.progress.status.label(), next.status.label(), opinion);
-    append(tx, now, NewAudit { actor, action: action.code(), object: format!("活动 #{id} {}", cur.name), ok: true, detail })?;
+    append(
+        tx,
+        now,
+        NewAudit { actor, action: action.code(), object: format!("活动 #{id} {}", cur.name), ok: true, detail },
+    )?;
     let result_kind = match &action {
         Action::PassPreReview | Action::ReturnPreReview { .. } => Some("pre_review"),
         Action::Accept { .. } | Action::NotAccept { .. } => Some("acceptance"),

@@ -45,7 +45,13 @@ async fn exchange_page(State(app): State<AppState>, ctx: Ctx, Query(q): Query<Pa
     render(&app, &ctx, q.notice.as_deref(), None, &FieldErrors::default()).await
 }
 
-async fn render(app: &AppState, ctx: &Ctx, info: Option<&str>, error: Option<&str>, errors: &FieldErrors) -> Result<Markup, AppError> {
+async fn render(
+    app: &AppState,
+    ctx: &Ctx,
+    info: Option<&str>,
+    error: Option<&str>,
+    errors: &FieldErrors,
+) -> Result<Markup, AppError> {
     let scope = app.regions.path_key(ctx.user.region);
     let (pending, exports, imports, keys) = app
         .store
@@ -216,9 +222,10 @@ struct KeyForm {
 async fn trust_key(State(app): State<AppState>, ctx: Ctx, Form(f): Form<KeyForm>) -> Result<Response, AppError> {
     ctx.require(Permission::Exchange)?;
     let mut errors = FieldErrors::default();
-    let key = errors.take(PublicKey::from_hex(f.public_key.trim()).map_err(|_| {
-        crate::domain::FieldError::new("public_key", "公钥格式不正确，应为外网导出的十六进制 SM2 公钥")
-    }));
+    let key =
+        errors.take(PublicKey::from_hex(f.public_key.trim()).map_err(|_| {
+            crate::domain::FieldError::new("public_key", "公钥格式不正确，应为外网导出的十六进制 SM2 公钥")
+        }));
     let label = errors.take(parse_name("label", "说明", &f.label, 40));
     let (Some(key), Some(label)) = (key, label) else {
         return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&app, &ctx, None, None, &errors).await?).into_response());
@@ -255,10 +262,14 @@ async fn import(State(app): State<AppState>, ctx: Ctx, mut form: Multipart) -> R
             Some(format!("已导入第 {} 号申请文件。", seqs.iter().map(u64::to_string).collect::<Vec<_>>().join("、"))),
             None,
         ),
-        ImportOutcome::Held { sequence, missing_from } => {
-            (StatusCode::ACCEPTED, Some(format!("第 {sequence} 号文件已暂存：缺少第 {missing_from} 号起的文件。")), None)
+        ImportOutcome::Held { sequence, missing_from } => (
+            StatusCode::ACCEPTED,
+            Some(format!("第 {sequence} 号文件已暂存：缺少第 {missing_from} 号起的文件。")),
+            None,
+        ),
+        ImportOutcome::Duplicate(seq) => {
+            (StatusCode::OK, Some(format!("第 {seq} 号文件已导入过，未作任何修改。")), None)
         }
-        ImportOutcome::Duplicate(seq) => (StatusCode::OK, Some(format!("第 {seq} 号文件已导入过，未作任何修改。")), None),
         ImportOutcome::Refused(reason) => (StatusCode::UNPROCESSABLE_ENTITY, None, Some(reason.clone())),
     };
     let body = render(&app, &ctx, None, error.as_deref(), &FieldErrors::default()).await?;
@@ -273,7 +284,8 @@ pub async fn import_bundle(app: &AppState, ctx: &Ctx, bytes: Vec<u8>) -> Result<
         let bytes = bytes.clone();
         app.store
             .read(move |c| {
-                let attachments = read_bundle(&bytes, &|id| ex::lookup_key(c, id)).map(|v| ex::attachments(&v)).unwrap_or_default();
+                let attachments =
+                    read_bundle(&bytes, &|id| ex::lookup_key(c, id)).map(|v| ex::attachments(&v)).unwrap_or_default();
                 for (f, b) in &attachments {
                     files.save(f, b).map_err(|e| crate::store::StoreError::Conflict(e.to_string()))?;
                 }

@@ -2,15 +2,16 @@
 
 mod account;
 mod audit;
-pub mod error;
 mod calendar;
+pub mod error;
 mod exchange;
 mod flows;
-mod scale;
-mod sms;
 mod layout;
+mod permits;
 mod roles;
+mod scale;
 pub mod session;
+mod sms;
 mod users;
 
 use std::sync::Arc;
@@ -57,6 +58,7 @@ pub fn router(state: AppState) -> Router {
         .merge(roles::routes())
         .merge(audit::routes())
         .merge(exchange::routes())
+        .merge(permits::routes())
         .merge(flows::routes())
         .merge(scale::routes())
         .merge(calendar::routes())

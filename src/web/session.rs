@@ -131,29 +131,38 @@ pub async fn resolve_session(State(app): State<AppState>, mut req: Request, next
     next.run(req).await
 }
 
-/// Compares the request's CSRF token (header `X-CSRF-Token`, else the `csrf` field of a urlencoded form, else the
-/// `csrf` query parameter) with `expected`, and gives the request back with its body intact.
+/// Compares the request's CSRF token with `expected`: the `X-CSRF-Token` header, else the `csrf` query parameter
+/// (multipart uploads put it there, so their bodies are never buffered here), else the `csrf` field of a urlencoded
+/// form, whose body is read (up to a limit) and handed on intact.
 async fn check_csrf(req: Request, expected: Option<&str>) -> Result<Request, AppError> {
-    let (parts, body) = req.into_parts();
-    let bytes = axum::body::to_bytes(body, FORM_LIMIT).await.map_err(|_| AppError::TooLarge)?;
-    let is_form = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
     let field = |pairs: Vec<(String, String)>| pairs.into_iter().find(|(k, _)| k == "csrf").map(|(_, v)| v);
-    let provided = parts
-        .headers
+    let matches = |provided: Option<String>| match (provided, expected) {
+        (Some(p), Some(e)) => constant_time_eq(p.as_bytes(), e.as_bytes()),
+        _ => false,
+    };
+    let outside_body = req
+        .headers()
         .get("x-csrf-token")
         .and_then(|v| v.to_str().ok())
         .map(str::to_string)
-        .or_else(|| is_form.then(|| serde_urlencoded::from_bytes(&bytes).ok().and_then(field)).flatten())
-        .or_else(|| parts.uri.query().and_then(|q| serde_urlencoded::from_str(q).ok()).and_then(field));
-    match (provided, expected) {
-        (Some(p), Some(e)) if constant_time_eq(p.as_bytes(), e.as_bytes()) => {
-            Ok(Request::from_parts(parts, Body::from(bytes)))
-        }
-        _ => Err(AppError::Csrf),
+        .or_else(|| req.uri().query().and_then(|q| serde_urlencoded::from_str(q).ok()).and_then(field));
+    if outside_body.is_some() {
+        return if matches(outside_body) { Ok(req) } else { Err(AppError::Csrf) };
+    }
+    let is_form = req
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("application/x-www-form-urlencoded"));
+    if !is_form {
+        return Err(AppError::Csrf);
+    }
+    let (parts, body) = req.into_parts();
+    let bytes = axum::body::to_bytes(body, FORM_LIMIT).await.map_err(|_| AppError::TooLarge)?;
+    if matches(serde_urlencoded::from_bytes(&bytes).ok().and_then(field)) {
+        Ok(Request::from_parts(parts, Body::from(bytes)))
+    } else {
+        Err(AppError::Csrf)
     }
 }
 

@@ -75,7 +75,10 @@ async fn a_city_saves_its_flow_as_new_versions() {
     let page = hz.get("/config/flows").await;
     assert_eq!(page.texts(".flow-steps tbody td:nth-child(2)"), vec!["科员初审", "科长审批", "分管局长审批"]);
     assert!(page.texts("#flow-source")[0].contains("第 2 版"));
-    assert_eq!(app.scalar("SELECT count(*) FROM audit_log WHERE action = 'flow.save' AND actor_login = 'nb_admin'").await, 2);
+    assert_eq!(
+        app.scalar("SELECT count(*) FROM audit_log WHERE action = 'flow.save' AND actor_login = 'nb_admin'").await,
+        2
+    );
 }
 
 #[tokio::test]

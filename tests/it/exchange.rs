@@ -32,7 +32,9 @@ async fn replay_changes_nothing_and_a_fork_is_refused() {
     assert_eq!((app.dump("activities").await, app.dump("materials").await, app.dump("approval_history").await), before);
     // Sequence 1 again with other content.
     let (other, files2) = one_submit(&app, "P-X-2");
-    let fork = anxu::exchange::records::application_bundle(&app.portal, 1, None, &other, &files2, app.clock.now().and_utc()).unwrap();
+    let fork =
+        anxu::exchange::records::application_bundle(&app.portal, 1, None, &other, &files2, app.clock.now().and_utc())
+            .unwrap();
     assert!(matches!(anxu::demo::import(&app.state, fork).unwrap(), ImportOutcome::Refused(r) if r.contains("不一致")));
     assert_eq!(app.scalar("SELECT count(*) FROM activities WHERE portal_ref = 'P-X-2'").await, 0);
     assert_eq!(app.scalar("SELECT count(*) FROM imports WHERE status = 'refused'").await, 1);
@@ -45,8 +47,12 @@ async fn a_gap_is_held_then_applied_in_order() {
     let b1 = next_bundle(&app.state, &app.portal, &r1, &f1).unwrap();
     let (r2, f2) = one_submit(&app, "P-G-2");
     let h1 = anxu::exchange::bundle_hash(&b1);
-    let b2 = anxu::exchange::records::application_bundle(&app.portal, 2, Some(h1), &r2, &f2, app.clock.now().and_utc()).unwrap();
-    assert_eq!(anxu::demo::import(&app.state, b2.clone()).unwrap(), ImportOutcome::Held { sequence: 2, missing_from: 1 });
+    let b2 = anxu::exchange::records::application_bundle(&app.portal, 2, Some(h1), &r2, &f2, app.clock.now().and_utc())
+        .unwrap();
+    assert_eq!(
+        anxu::demo::import(&app.state, b2.clone()).unwrap(),
+        ImportOutcome::Held { sequence: 2, missing_from: 1 }
+    );
     assert_eq!(app.scalar("SELECT count(*) FROM activities").await, 0);
     // Held again: still one held row.
     anxu::demo::import(&app.state, b2).unwrap();
@@ -61,7 +67,9 @@ async fn unknown_keys_and_tampered_bundles_are_refused_before_parsing() {
     let (records, files) = one_submit(&app, "P-K-1");
     let stranger = KeyPair::generate();
     let bytes = next_bundle(&app.state, &stranger, &records, &files).unwrap();
-    assert!(matches!(anxu::demo::import(&app.state, bytes).unwrap(), ImportOutcome::Refused(r) if r.contains("校验失败")));
+    assert!(
+        matches!(anxu::demo::import(&app.state, bytes).unwrap(), ImportOutcome::Refused(r) if r.contains("校验失败"))
+    );
     let mut bytes = next_bundle(&app.state, &app.portal, &records, &files).unwrap();
     let last = bytes.len() - 1;
     bytes[last] ^= 1;
@@ -89,7 +97,13 @@ async fn invalid_records_refuse_the_whole_bundle() {
 async fn results_export_as_a_signed_bundle_with_sms_and_documents() {
     let app = TestApp::new();
     let id = app.seed_application("导出测试音乐会", "330106", 2000).await;
-    anxu::demo::act_as(&app.state, "xh_keyuan", &app.text(&format!("SELECT portal_ref FROM activities WHERE id = {id}")).await, anxu::domain::workflow::Action::PassPreReview).unwrap();
+    anxu::demo::act_as(
+        &app.state,
+        "xh_keyuan",
+        &app.text(&format!("SELECT portal_ref FROM activities WHERE id = {id}")).await,
+        anxu::domain::workflow::Action::PassPreReview,
+    )
+    .unwrap();
     app.submit_for_acceptance(id).await;
     let pr = app.text(&format!("SELECT portal_ref FROM activities WHERE id = {id}")).await;
     anxu::demo::act_as(&app.state, "xh_keyuan", &pr, anxu::domain::workflow::Action::Accept { steps: 0 }).unwrap();
@@ -101,7 +115,12 @@ async fn results_export_as_a_signed_bundle_with_sms_and_documents() {
     assert_eq!(r.status, StatusCode::SEE_OTHER);
     let download = admin.get(&r.location()).await;
     assert_eq!(download.status, StatusCode::OK);
-    let bytes = app.state.store.read(|c| Ok(c.query_row("SELECT bundle FROM exports", [], |r| r.get::<_, Vec<u8>>(0))?)).await.unwrap();
+    let bytes = app
+        .state
+        .store
+        .read(|c| Ok(c.query_row("SELECT bundle FROM exports", [], |r| r.get::<_, Vec<u8>>(0))?))
+        .await
+        .unwrap();
     let me = app.state.key.public();
     let v = read_bundle(&bytes, &|id| (id == me.key_id()).then(|| me.clone())).expect("the bundle verifies");
     let records: ResultRecords = serde_json::from_slice(v.file(RECORDS_FILE).unwrap()).unwrap();
@@ -143,6 +162,10 @@ async fn exactly_one_of_two_simultaneous_step_decisions_succeeds() {
     assert_eq!(statuses, [303, 409], "{} / {}", ra.body, rb.body);
     let loser = if ra.status == StatusCode::CONFLICT { ra } else { rb };
     assert!(loser.body.contains("已被他人处理"));
-    assert_eq!(app.scalar(&format!("SELECT count(*) FROM approval_history WHERE activity_id = {id} AND action = 'step_pass'")).await, 1);
+    assert_eq!(
+        app.scalar(&format!("SELECT count(*) FROM approval_history WHERE activity_id = {id} AND action = 'step_pass'"))
+            .await,
+        1
+    );
     assert_eq!(app.scalar(&format!("SELECT step FROM activities WHERE id = {id}")).await, 1);
 }

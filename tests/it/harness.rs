@@ -79,7 +79,12 @@ impl TestApp {
     }
 
     /// Opens an app state on `db` (in memory for `None`) with attachments under `dir`.
-    pub fn open(db: Option<&std::path::Path>, dir: &tempfile::TempDir, clock: Arc<ManualClock>, config: Config) -> AppState {
+    pub fn open(
+        db: Option<&std::path::Path>,
+        dir: &tempfile::TempDir,
+        clock: Arc<ManualClock>,
+        config: Config,
+    ) -> AppState {
         let key = anxu::exchange::KeyPair::generate();
         open_app(db, &dir.path().join("files"), key, load_regions(None).unwrap(), clock, config).unwrap()
     }
@@ -104,9 +109,13 @@ impl TestApp {
         let portal_ref = format!("P-T-{}", self.scalar("SELECT count(*) + 1 FROM activities").await);
         let start = self.clock.now() + TimeDelta::days(40);
         let counties = [region.parse::<u32>().unwrap()];
-        let (record, files) = anxu::demo::sample_application(&portal_ref, name, "performance", &counties, attendance, start);
+        let (record, files) =
+            anxu::demo::sample_application(&portal_ref, name, "performance", &counties, attendance, start);
         let now = self.clock.now();
-        self.import_events(vec![anxu::demo::event(&portal_ref, anxu::exchange::records::PortalEvent::Submit, now, Some(record))], &files);
+        self.import_events(
+            vec![anxu::demo::event(&portal_ref, anxu::exchange::records::PortalEvent::Submit, now, Some(record))],
+            &files,
+        );
         self.scalar(&format!("SELECT id FROM activities WHERE portal_ref = '{portal_ref}'")).await
     }
 

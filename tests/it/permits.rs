@@ -150,7 +150,8 @@ async fn passing_the_pre_review_moves_the_status_and_records_history() {
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     assert_eq!(r.location(), format!("/permits/{id}?notice=done"));
     assert_eq!(app.text(&format!("SELECT status FROM activities WHERE id = {id}")).await, "pre_review_passed");
-    assert_eq!(app.scalar(&format!("SELECT count(*) FROM approval_history WHERE activity_id = {id}")).await, 1);
+    // The organizer's submission and the pre-review.
+    assert_eq!(app.scalar(&format!("SELECT count(*) FROM approval_history WHERE activity_id = {id}")).await, 2);
     let details = c.get(&r.location()).await;
     assert_eq!(details.status, StatusCode::OK);
     assert!(details.has("div.notice"));
@@ -171,7 +172,8 @@ async fn a_stale_revision_is_refused_with_409() {
     let r = b.post_form(&path, &[("decision", "return"), ("opinion", "请补充材料"), ("revision", &rev)]).await;
     assert_eq!(r.status, StatusCode::CONFLICT);
     assert!(r.texts("div.form-error").iter().any(|t| t.contains("已被他人处理")), "{}", r.body);
-    assert_eq!(app.scalar(&format!("SELECT count(*) FROM approval_history WHERE activity_id = {id}")).await, 1);
+    // The organizer's submission and the pre-review.
+    assert_eq!(app.scalar(&format!("SELECT count(*) FROM approval_history WHERE activity_id = {id}")).await, 2);
     assert_eq!(app.text(&format!("SELECT status FROM activities WHERE id = {id}")).await, "pre_review_passed");
 }
 

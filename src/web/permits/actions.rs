@@ -267,7 +267,8 @@ async fn submit(
             let row = load_row(&app, &ctx, id).await?;
             let show_form = refusal(&app, &ctx, &row, kind).is_none();
             let form = ActionForm { revision: row.revision.to_string(), ..form };
-            let view = View { form: &form, errors: &FieldErrors::default(), message: Some(message.as_str()), show_form };
+            let view =
+                View { form: &form, errors: &FieldErrors::default(), message: Some(message.as_str()), show_form };
             Ok((StatusCode::CONFLICT, action_page(&app, &ctx, kind, &row, &view)).into_response())
         }
         Err(e) => Err(e.into()),

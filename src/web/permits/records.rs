@@ -225,10 +225,8 @@ fn survey_page(
         (textarea_field("rectifications", "整改意见", &f.rectifications, errors, false, OPINIONS_MAX * (OPINION_MAX + 1),
             Some("每行一条，最多 50 条，每条不超过 500 个字符；承办单位将逐条反馈")))
     };
-    let view =
-        RecordView {
-            title: "添加踏勘记录", slug: "survey", file_label: "踏勘报告附件", fields, errors, message
-        };
+    let (title, slug, file_label) = ("添加踏勘记录", "survey", "踏勘报告附件");
+    let view = RecordView { title, slug, file_label, fields, errors, message };
     record_page(app, ctx, row, view)
 }
 
@@ -244,10 +242,8 @@ fn inspection_page(
         (text_field("inspected_at", "检查时间", &f.inspected_at, errors, "datetime-local", FieldExtra { required: true, maxlength: Some(19), ..FieldExtra::default() }))
         (textarea_field("findings", "检查情况", &f.findings, errors, true, FINDINGS_MAX, None))
     };
-    let view =
-        RecordView {
-            title: "添加检查记录", slug: "inspection", file_label: "检查材料", fields, errors, message
-        };
+    let (title, slug, file_label) = ("添加检查记录", "inspection", "检查材料");
+    let view = RecordView { title, slug, file_label, fields, errors, message };
     record_page(app, ctx, row, view)
 }
 
@@ -325,9 +321,10 @@ pub(super) async fn add_survey(
         .await;
     match done {
         Ok(()) => Ok(added(&ctx, id, "survey", "surveys")),
-        Err(StoreError::Conflict(m)) => {
-            Ok(respond(StatusCode::CONFLICT, survey_page(&app, &ctx, &row, &form, &FieldErrors::default(), Some(m.as_str()))))
-        }
+        Err(StoreError::Conflict(m)) => Ok(respond(
+            StatusCode::CONFLICT,
+            survey_page(&app, &ctx, &row, &form, &FieldErrors::default(), Some(m.as_str())),
+        )),
         Err(e) => Err(e.into()),
     }
 }
