@@ -205,6 +205,9 @@ pub const MAX_WORKING_DAYS: u32 = 3650;
 /// working days cannot make it run for ever.
 pub const MAX_SCAN_DAYS: u32 = 7305;
 
+/// The organizer applies at least this many calendar days before the event (条例 art 13).
+pub const LEAD_TIME_DAYS: i64 = 20;
+
 /// Holidays and make-up working days; every other day is a working day from Monday to Friday and a rest day on
 /// Saturday and Sunday.
 #[derive(Debug, Clone, Default)]

@@ -225,6 +225,10 @@ pub struct ActivityDetails {
     pub credit_code: String,
     /// Why this bureau approves.
     pub routing_reason: String,
+    /// When the organizer first submitted (UTC).
+    pub submitted_at: NaiveDateTime,
+    /// Required material kinds of the approving region's list not yet received.
+    pub missing_materials: Vec<String>,
     /// Venues: name, address, capacity, region.
     pub venues: Vec<Venue>,
     /// Materials: kind name, file.
@@ -329,12 +333,23 @@ fn file_at(r: &Row<'_>, i: usize) -> duckdb::Result<Option<FileInfo>> {
 /// Loads the details of an activity already known to be visible.
 pub fn details(conn: &Connection, id: i64) -> StoreResult<ActivityDetails> {
     let mut d = ActivityDetails::default();
-    (d.sessions, d.contact, d.credit_code, d.routing_reason) = conn.query_row(
-        "SELECT a.sessions, a.contact_name, a.contact_mobile, o.credit_code, a.routing_reason
+    (d.sessions, d.contact, d.credit_code, d.routing_reason, d.submitted_at) = conn.query_row(
+        "SELECT a.sessions, a.contact_name, a.contact_mobile, o.credit_code, a.routing_reason, a.submitted_at
          FROM activities a JOIN organizers o ON o.id = a.organizer_id WHERE a.id = ?",
         [id],
-        |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?), r.get(3)?, r.get(4)?)),
+        |r| Ok((r.get(0)?, (r.get(1)?, r.get(2)?), r.get(3)?, r.get(4)?, r.get(5)?)),
     )?;
+    // The nearest region (the bureau or above) with its own list decides what is required.
+    let mut s = conn.prepare(
+        "WITH b AS (SELECT g.path FROM activities a JOIN regions g ON g.adcode = a.bureau WHERE a.id = $1),
+              owner AS (SELECT k.region FROM material_kinds k JOIN regions g ON g.adcode = k.region, b
+                        WHERE starts_with(b.path, g.path) ORDER BY length(g.path) DESC LIMIT 1)
+         SELECT k.name FROM material_kinds k, owner
+         WHERE k.region = owner.region AND k.required
+           AND k.code NOT IN (SELECT kind FROM materials WHERE activity_id = $1)
+         ORDER BY k.position",
+    )?;
+    d.missing_materials = s.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?;
     let mut s = conn.prepare(
         "SELECT v.name, v.address, v.capacity, v.region FROM activity_venues av JOIN venues v ON v.id = av.venue_id
          WHERE av.activity_id = ? ORDER BY v.id",

@@ -6,6 +6,7 @@ mod binary;
 mod config;
 mod exchange;
 mod harness;
+mod journey;
 mod permits;
 mod roles;
 mod signin;

@@ -95,7 +95,16 @@ fn basic(app: &AppState, row: &ActivityRow, d: &ActivityDetails, marks: Markup) 
             }
             dt { "承办单位" } dd { (row.organizer) }
             dt { "统一社会信用代码" } dd { (d.credit_code) }
-            dt { "活动时间" } dd { (local(row.start_at)) " 至 " (local(row.end_at)) }
+            dt { "活动时间" }
+            dd {
+                (local(row.start_at)) " 至 " (local(row.end_at))
+                @let lead = (row.start_at.date() - (d.submitted_at + chrono::TimeDelta::hours(8)).date()).num_days();
+                @if lead < crate::domain::calendar::LEAD_TIME_DAYS {
+                    " " span.over-capacity role="note" {
+                        "申请提交时距活动开始仅 " (lead) " 日，少于《大型群众性活动安全管理条例》规定的 20 日"
+                    }
+                }
+            }
             dt { "场次" } dd { (d.sessions) }
             dt { "每场人数" } dd { (row.attendance) }
             dt { "联系人/手机" } dd { (d.contact.0) " / " (d.contact.1) }
@@ -103,6 +112,11 @@ fn basic(app: &AppState, row: &ActivityRow, d: &ActivityDetails, marks: Markup) 
             dd {
                 (bureau_label(&app.regions, row.bureau))
                 @if !d.routing_reason.is_empty() { div.muted { (d.routing_reason) } }
+            }
+            dt { "报批材料" }
+            dd {
+                @if d.missing_materials.is_empty() { "必需材料齐全" }
+                @else { span.over-capacity role="note" { "尚缺必需材料：" (d.missing_materials.join("、")) } }
             }
             dt { "状态" } dd { (status_tag(row)) div.deadlines { (marks) } }
         }
