@@ -352,6 +352,7 @@ pub fn imports(conn: &Connection) -> StoreResult<Vec<ImportEntry>> {
     Ok(rows)
 }
 
+#[expect(clippy::too_many_arguments, reason = "one log row has all of them")]
 fn log_import(
     tx: &Transaction<'_>,
     now: NaiveDateTime,
@@ -432,7 +433,6 @@ pub fn import_applications(
     }
 }
 
-#[expect(clippy::too_many_arguments, reason = "one transaction needs all of them")]
 fn refuse(
     tx: &Transaction<'_>,
     now: NaiveDateTime,

@@ -118,15 +118,13 @@ pub fn act(
                 return Err(StoreError::Conflict(format!("当前审批步骤「{step_name}」须由「{role_name}」办理")));
             }
         }
-        Action::Accept { steps } => {
-            if cur.progress.status == Status::PendingAcceptance {
-                let path = regions.path_key(cur.bureau);
-                let Some((flow_id, n)) = flow_for(tx, &path)? else {
-                    return Err(StoreError::Conflict("本地区及上级地区均未配置审批流程，无法受理".into()));
-                };
-                *steps = n;
-                new_flow = Some(flow_id);
-            }
+        Action::Accept { steps } if cur.progress.status == Status::PendingAcceptance => {
+            let path = regions.path_key(cur.bureau);
+            let Some((flow_id, n)) = flow_for(tx, &path)? else {
+                return Err(StoreError::Conflict("本地区及上级地区均未配置审批流程，无法受理".into()));
+            };
+            *steps = n;
+            new_flow = Some(flow_id);
         }
         Action::SubmitForAcceptance | Action::Resubmit | Action::Withdraw => {
             return Err(StoreError::Conflict("该操作只能由承办方在外网办理".into()));
@@ -209,7 +207,6 @@ pub fn act(
 }
 
 /// Creates the decision document of `kind` for activity `id`, numbered from the bureau's yearly sequence.
-#[expect(clippy::too_many_arguments, reason = "one transaction needs all of them")]
 fn issue_document(
     tx: &Transaction<'_>,
     now: NaiveDateTime,
