@@ -742,6 +742,47 @@ fn apply_event(
          VALUES (?, ?, ?, '承办方', ?, ?, ?)",
         params![id, now, organizer, event_code, from, to],
     )?;
+    if to == Status::PendingPreReview.code() {
+        return_if_no_permit_needed(tx, now, id, rules, regions)?;
+    }
+    Ok(())
+}
+
+/// An application that needs no permit (below the threshold) is returned at once, with the reason, as the
+/// pre-review would: the organizer is told by the next result bundle and may correct and resubmit.
+fn return_if_no_permit_needed(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    id: i64,
+    rules: &crate::domain::scale::ScaleRules,
+    regions: &RegionTree,
+) -> StoreResult<()> {
+    let (attendance, bureau): (u32, i64) =
+        tx.query_row("SELECT attendance, bureau FROM activities WHERE id = ?", [id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    let mut s = tx.prepare("SELECT region FROM activity_regions WHERE activity_id = ?")?;
+    let counties = s
+        .query_map([id], |r| r.get::<_, i64>(0))?
+        .collect::<Result<Vec<_>, _>>()?
+        .into_iter()
+        .filter_map(Adcode::from_stored)
+        .collect::<Vec<_>>();
+    let Err(e) = route(rules, regions, &counties, attendance) else { return Ok(()) };
+    let reason = format!("{e}，系统自动退回");
+    let returned = Status::PreReviewReturned.code();
+    tx.execute(
+        "UPDATE activities SET status = ?, status_since = ?, revision = revision + 1 WHERE id = ?",
+        params![returned, now, id],
+    )?;
+    tx.execute(
+        "INSERT INTO approval_history (activity_id, occurred_at, actor_name, role_name, action, from_status, to_status, opinion)
+         VALUES (?, ?, '系统', '规模配置', 'return_pre_review', ?, ?, ?)",
+        params![id, now, Status::PendingPreReview.code(), returned, reason],
+    )?;
+    tx.execute(
+        "INSERT INTO results (activity_id, bureau, kind, action, to_status, opinion, created_at)
+         VALUES (?, ?, 'pre_review', 'return_pre_review', ?, ?, ?)",
+        params![id, bureau, returned, reason, now],
+    )?;
     Ok(())
 }
 

@@ -169,3 +169,19 @@ async fn exactly_one_of_two_simultaneous_step_decisions_succeeds() {
     );
     assert_eq!(app.scalar(&format!("SELECT step FROM activities WHERE id = {id}")).await, 1);
 }
+
+#[tokio::test]
+async fn an_application_below_the_threshold_is_returned_at_once_with_the_reason() {
+    let app = TestApp::new();
+    let id = app.seed_application("小型展销", "330106", 800).await;
+    assert_eq!(app.text(&format!("SELECT status FROM activities WHERE id = {id}")).await, "pre_review_returned");
+    let reason = app.text(&format!("SELECT opinion FROM results WHERE activity_id = {id}")).await;
+    assert!(reason.contains("低于 1000 人") && reason.contains("不属于需要安全许可"), "{reason}");
+    assert_eq!(app.scalar(&format!("SELECT count(*) FROM approval_history WHERE activity_id = {id}")).await, 2);
+    // The organizer corrects the attendance and resubmits: back to 待初审 with a bureau.
+    let pr = app.text(&format!("SELECT portal_ref FROM activities WHERE id = {id}")).await;
+    let start = app.clock.now() + TimeDelta::days(40);
+    let (record, files) = sample_application(&pr, "小型展销", "exhibition", &[330106], 1500, start);
+    app.import_events(vec![event(&pr, PortalEvent::Resubmit, app.clock.now(), Some(record))], &files);
+    assert_eq!(app.text(&format!("SELECT status FROM activities WHERE id = {id}")).await, "pending_pre_review");
+}

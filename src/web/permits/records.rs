@@ -18,8 +18,8 @@ use crate::domain::text::{parse_name, parse_note};
 use crate::domain::user::Permission;
 use crate::domain::{FieldError, FieldErrors};
 use crate::files::{MAX_UPLOAD, UPLOAD_EXTENSIONS};
-use crate::store::StoreError;
 use crate::store::activities::{self, ActivityRow, NewInspection, NewSurvey};
+use crate::store::{Actor, StoreError, StoreResult};
 use crate::web::AppState;
 use crate::web::error::{AppError, encode_query};
 use crate::web::layout::{FieldExtra, page, text_field};
@@ -287,8 +287,81 @@ fn added(ctx: &Ctx, id: i64, what: &str, anchor: &str) -> Response {
     Redirect::to(&format!("{}#{anchor}", ctx.href(&format!("/permits/{id}?notice={what}")))).into_response()
 }
 
-pub(super) async fn add_survey(
-    State(app): State<AppState>,
+/// What differs between the two record forms; [`add_record`] does the rest.
+trait RecordForm: Sized {
+    /// The parsed record.
+    type Record: Send + 'static;
+    /// The notice code and the details section to return to.
+    const DONE: (&'static str, &'static str);
+    fn from_posted(p: &Posted) -> Self;
+    fn parse(&self, e: &mut FieldErrors) -> Option<Self::Record>;
+    fn page(app: &AppState, ctx: &Ctx, row: &ActivityRow, f: &Self, e: &FieldErrors, message: Option<&str>) -> Markup;
+    /// Stores the record with its attachment's id, in the caller's transaction.
+    fn store(
+        tx: &duckdb::Transaction<'_>,
+        now: NaiveDateTime,
+        id: i64,
+        record: Self::Record,
+        file_id: Option<i64>,
+        user_id: i64,
+        actor: &Actor,
+    ) -> StoreResult<()>;
+}
+
+impl RecordForm for SurveyForm {
+    type Record = NewSurvey;
+    const DONE: (&'static str, &'static str) = ("survey", "surveys");
+    fn from_posted(p: &Posted) -> Self {
+        SurveyForm::from_posted(p)
+    }
+    fn parse(&self, e: &mut FieldErrors) -> Option<NewSurvey> {
+        SurveyForm::parse(self, e)
+    }
+    fn page(app: &AppState, ctx: &Ctx, row: &ActivityRow, f: &Self, e: &FieldErrors, message: Option<&str>) -> Markup {
+        survey_page(app, ctx, row, f, e, message)
+    }
+    fn store(
+        tx: &duckdb::Transaction<'_>,
+        now: NaiveDateTime,
+        id: i64,
+        record: NewSurvey,
+        file_id: Option<i64>,
+        user_id: i64,
+        actor: &Actor,
+    ) -> StoreResult<()> {
+        activities::add_survey(tx, now, id, &NewSurvey { file_id, ..record }, user_id, actor)
+    }
+}
+
+impl RecordForm for InspectionForm {
+    type Record = NewInspection;
+    const DONE: (&'static str, &'static str) = ("inspection", "inspections");
+    fn from_posted(p: &Posted) -> Self {
+        InspectionForm::from_posted(p)
+    }
+    fn parse(&self, e: &mut FieldErrors) -> Option<NewInspection> {
+        InspectionForm::parse(self, e)
+    }
+    fn page(app: &AppState, ctx: &Ctx, row: &ActivityRow, f: &Self, e: &FieldErrors, message: Option<&str>) -> Markup {
+        inspection_page(app, ctx, row, f, e, message)
+    }
+    fn store(
+        tx: &duckdb::Transaction<'_>,
+        now: NaiveDateTime,
+        id: i64,
+        record: NewInspection,
+        file_id: Option<i64>,
+        user_id: i64,
+        actor: &Actor,
+    ) -> StoreResult<()> {
+        activities::add_inspection(tx, now, id, &NewInspection { file_id, ..record }, user_id, actor)
+    }
+}
+
+/// Adds a survey or an inspection: parse, check and save the attachment, then one write with the record and the
+/// attachment's metadata. Field errors re-render the form (422) and write nothing.
+async fn add_record<F: RecordForm>(
+    app: AppState,
     ctx: Ctx,
     path: Result<Path<String>, PathRejection>,
     mp: Result<Multipart, MultipartRejection>,
@@ -296,14 +369,14 @@ pub(super) async fn add_survey(
     let row = record_row(&app, &ctx, path).await?;
     let Ok(mp) = mp else { return Err(AppError::Conflict(BAD_FORM.into())) };
     let posted = read_form(mp).await?;
-    let form = SurveyForm::from_posted(&posted);
+    let form = F::from_posted(&posted);
     let mut errors = FieldErrors::default();
-    let survey = form.parse(&mut errors);
+    let record = form.parse(&mut errors);
     let file = check_upload(&mut errors, posted.upload);
     let refuse = |errors: &FieldErrors| {
-        respond(StatusCode::UNPROCESSABLE_ENTITY, survey_page(&app, &ctx, &row, &form, errors, None))
+        respond(StatusCode::UNPROCESSABLE_ENTITY, F::page(&app, &ctx, &row, &form, errors, None))
     };
-    let Some(survey) = survey.filter(|_| errors.is_empty()) else { return Ok(refuse(&errors)) };
+    let Some(record) = record.filter(|_| errors.is_empty()) else { return Ok(refuse(&errors)) };
     let file = match save_upload(&app, file).await {
         Ok(f) => f,
         Err(e) => {
@@ -315,18 +388,27 @@ pub(super) async fn add_survey(
     let done = app
         .store
         .write(move |tx| {
-            let survey = NewSurvey { file_id: store_file(tx, now, file.as_ref())?, ..survey };
-            activities::add_survey(tx, now, id, &survey, user_id, &actor)
+            let file_id = store_file(tx, now, file.as_ref())?;
+            F::store(tx, now, id, record, file_id, user_id, &actor)
         })
         .await;
     match done {
-        Ok(()) => Ok(added(&ctx, id, "survey", "surveys")),
+        Ok(()) => Ok(added(&ctx, id, F::DONE.0, F::DONE.1)),
         Err(StoreError::Conflict(m)) => Ok(respond(
             StatusCode::CONFLICT,
-            survey_page(&app, &ctx, &row, &form, &FieldErrors::default(), Some(m.as_str())),
+            F::page(&app, &ctx, &row, &form, &FieldErrors::default(), Some(m.as_str())),
         )),
         Err(e) => Err(e.into()),
     }
+}
+
+pub(super) async fn add_survey(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    path: Result<Path<String>, PathRejection>,
+    mp: Result<Multipart, MultipartRejection>,
+) -> Result<Response, AppError> {
+    add_record::<SurveyForm>(app, ctx, path, mp).await
 }
 
 pub(super) async fn add_inspection(
@@ -335,40 +417,7 @@ pub(super) async fn add_inspection(
     path: Result<Path<String>, PathRejection>,
     mp: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, AppError> {
-    let row = record_row(&app, &ctx, path).await?;
-    let Ok(mp) = mp else { return Err(AppError::Conflict(BAD_FORM.into())) };
-    let posted = read_form(mp).await?;
-    let form = InspectionForm::from_posted(&posted);
-    let mut errors = FieldErrors::default();
-    let inspection = form.parse(&mut errors);
-    let file = check_upload(&mut errors, posted.upload);
-    let refuse = |errors: &FieldErrors| {
-        respond(StatusCode::UNPROCESSABLE_ENTITY, inspection_page(&app, &ctx, &row, &form, errors, None))
-    };
-    let Some(inspection) = inspection.filter(|_| errors.is_empty()) else { return Ok(refuse(&errors)) };
-    let file = match save_upload(&app, file).await {
-        Ok(f) => f,
-        Err(e) => {
-            errors.push("file", format!("附件：{e}"));
-            return Ok(refuse(&errors));
-        }
-    };
-    let (now, actor, user_id, id) = (app.clock.now(), ctx.actor(), ctx.user.id, row.id);
-    let done = app
-        .store
-        .write(move |tx| {
-            let inspection = NewInspection { file_id: store_file(tx, now, file.as_ref())?, ..inspection };
-            activities::add_inspection(tx, now, id, &inspection, user_id, &actor)
-        })
-        .await;
-    match done {
-        Ok(()) => Ok(added(&ctx, id, "inspection", "inspections")),
-        Err(StoreError::Conflict(m)) => Ok(respond(
-            StatusCode::CONFLICT,
-            inspection_page(&app, &ctx, &row, &form, &FieldErrors::default(), Some(m.as_str())),
-        )),
-        Err(e) => Err(e.into()),
-    }
+    add_record::<InspectionForm>(app, ctx, path, mp).await
 }
 
 #[cfg(test)]
