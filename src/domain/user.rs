@@ -15,6 +15,10 @@ pub enum UserType {
     Analyst,
     /// 审计管理员: reads the audit log only.
     AuditAdmin,
+    /// 承办方 (portal only): applies for permits.
+    Organizer,
+    /// 政府单位 (portal only): files the activities it runs itself.
+    GovernmentUnit,
 }
 
 /// Something a user may do; pages and actions ask for one.
@@ -43,6 +47,14 @@ impl UserType {
     pub const ALL: [UserType; 5] =
         [Self::SystemAdmin, Self::Approver, Self::Commander, Self::Analyst, Self::AuditAdmin];
 
+    /// The portal's account types.
+    pub const PORTAL: [UserType; 2] = [Self::Organizer, Self::GovernmentUnit];
+
+    /// Reads a stored code of any type, intranet or portal.
+    pub fn from_stored(code: &str) -> Option<Self> {
+        Self::ALL.into_iter().chain(Self::PORTAL).find(|t| t.code() == code)
+    }
+
     /// The code used in storage and forms.
     pub fn code(self) -> &'static str {
         match self {
@@ -51,6 +63,8 @@ impl UserType {
             Self::Commander => "commander",
             Self::Analyst => "analyst",
             Self::AuditAdmin => "audit_admin",
+            Self::Organizer => "organizer",
+            Self::GovernmentUnit => "government_unit",
         }
     }
 
@@ -62,6 +76,8 @@ impl UserType {
             Self::Commander => "指挥员",
             Self::Analyst => "分析员",
             Self::AuditAdmin => "审计管理员",
+            Self::Organizer => "承办方",
+            Self::GovernmentUnit => "政府单位",
         }
     }
 
@@ -73,10 +89,12 @@ impl UserType {
             Self::Commander => "查看地图势态（只读）。",
             Self::Analyst => "查看统计中心并导出报表（只读）。",
             Self::AuditAdmin => "查阅审计日志（只读），不能修改任何数据。",
+            Self::Organizer => "在外网申请大型群众性活动安全许可、上传材料、答复整改意见、查看结果。",
+            Self::GovernmentUnit => "在外网报备本单位举办的活动。",
         }
     }
 
-    /// Parses the storage/form code.
+    /// Parses an intranet user form's type (portal types are refused).
     pub fn parse(raw: &str) -> Result<Self, FieldError> {
         Self::ALL
             .into_iter()

@@ -147,6 +147,9 @@ pub struct ApplicationRecords {
     /// Rectification feedback.
     #[serde(default)]
     pub feedback: Vec<FeedbackRecord>,
+    /// Filings of government units.
+    #[serde(default)]
+    pub filings: Vec<FilingRecord>,
 }
 
 /// One decision for the organizer.
@@ -202,4 +205,39 @@ pub fn application_bundle(
         b.add_file(name, bytes)?;
     }
     Ok(b.finish(key, at))
+}
+
+/// A government unit's filing 备案 of an activity it runs itself (条例 art 25: no permit needed).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FilingRecord {
+    /// The portal's id of the filing.
+    pub portal_ref: String,
+    /// The government unit.
+    pub unit_name: String,
+    /// Its 统一社会信用代码.
+    pub credit_code: String,
+    /// 活动名称
+    pub name: String,
+    /// Kind code.
+    pub kind: String,
+    /// County adcodes.
+    pub regions: Vec<u32>,
+    /// Venue description.
+    pub venue: String,
+    /// Start, Beijing local time.
+    pub start_at: NaiveDateTime,
+    /// End, Beijing local time.
+    pub end_at: NaiveDateTime,
+    /// Expected attendance per session.
+    pub attendance: u32,
+    /// Contact person.
+    pub contact_name: String,
+    /// Contact mobile.
+    pub contact_mobile: String,
+    /// When filed on the portal.
+    pub filed_at: DateTime<Utc>,
+    /// 报备材料 (kind `filing`) and 评估报告 (kind `risk_assessment`).
+    #[serde(default)]
+    pub attachments: Vec<AttachmentRecord>,
 }

@@ -616,10 +616,12 @@ fn apply_bundle(
         .and_then(|b| serde_json::from_slice(b).map_err(|e| format!("records.json 格式错误：{e}")))
         .map_err(StoreError::Conflict)?;
     let checked = check_records(&records, bundle, regions).map_err(StoreError::Conflict)?;
+    let filings = super::filings::check(&records.filings, bundle, regions).map_err(StoreError::Conflict)?;
     let rules = scale_rules(tx)?;
     for c in &checked {
         apply_event(tx, now, c, bundle, regions, &rules)?;
     }
+    super::filings::write(tx, now, &filings, bundle)?;
     for fb in &records.feedback {
         tx.execute(
             "UPDATE rectifications SET feedback = ?, feedback_at = ?
@@ -627,7 +629,12 @@ fn apply_bundle(
             params![fb.feedback.trim(), now, fb.rectification_id, fb.portal_ref],
         )?;
     }
-    Ok(format!("申请 {} 条，整改反馈 {} 条", records.applications.len(), records.feedback.len()))
+    Ok(format!(
+        "申请 {} 条，整改反馈 {} 条，备案 {} 条",
+        records.applications.len(),
+        records.feedback.len(),
+        records.filings.len()
+    ))
 }
 
 fn apply_event(

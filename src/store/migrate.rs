@@ -14,10 +14,11 @@ struct Migration {
 const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "foundation", sql: include_str!("migrations/0001_foundation.sql") },
     Migration { version: 2, name: "workflow", sql: include_str!("migrations/0002_workflow.sql") },
+    Migration { version: 3, name: "portal", sql: include_str!("migrations/0003_portal.sql") },
 ];
 
 /// The schema version this binary writes.
-pub const LATEST_VERSION: i32 = 2;
+pub const LATEST_VERSION: i32 = 3;
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]

@@ -57,7 +57,7 @@ pub(super) fn user_from_row(row: &Row<'_>) -> duckdb::Result<User> {
         real_name: row.get(2)?,
         region: adcode_at(row, 3)?,
         mobile: row.get(4)?,
-        user_type: UserType::parse(&type_code).map_err(|_| {
+        user_type: UserType::from_stored(&type_code).ok_or_else(|| {
             duckdb::Error::FromSqlConversionFailure(
                 5,
                 duckdb::types::Type::Text,

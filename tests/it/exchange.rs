@@ -17,6 +17,7 @@ fn one_submit(app: &TestApp, portal_ref: &str) -> (ApplicationRecords, Vec<(Stri
     let records = ApplicationRecords {
         applications: vec![event(portal_ref, PortalEvent::Submit, app.clock.now(), Some(record))],
         feedback: Vec::new(),
+        filings: Vec::new(),
     };
     (records, files)
 }

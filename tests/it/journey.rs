@@ -39,6 +39,7 @@ async fn from_import_to_a_printed_permit_through_the_pages() {
     let records = ApplicationRecords {
         applications: vec![event("P-J-1", PortalEvent::Submit, app.clock.now(), Some(record))],
         feedback: Vec::new(),
+        filings: Vec::new(),
     };
     let bundle = next_bundle(&app.state, &app.portal, &records, &files).unwrap();
     let r = admin.post_multipart("/exchange/import", &[], &[("bundle", "applications-000001.anxb", &bundle)]).await;
@@ -71,6 +72,7 @@ async fn from_import_to_a_printed_permit_through_the_pages() {
     let second = ApplicationRecords {
         applications: vec![event("P-J-1", PortalEvent::SubmitForAcceptance, app.clock.now(), None)],
         feedback: Vec::new(),
+        filings: Vec::new(),
     };
     let bundle = next_bundle(&app.state, &app.portal, &second, &[]).unwrap();
     let r = admin.post_multipart("/exchange/import", &[], &[("bundle", "applications-000002.anxb", &bundle)]).await;
