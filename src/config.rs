@@ -5,9 +5,22 @@ use std::path::PathBuf;
 
 use crate::domain::security::SecurityPolicy;
 
+/// Which side a process serves.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
+pub enum Site {
+    /// The police intranet 审批内网.
+    #[default]
+    Intranet,
+    /// The internet-facing portal 外网 for organizers and government units.
+    Portal,
+}
+
 /// Flags of `anxu serve`.
 #[derive(Debug, Clone, clap::Args)]
 pub struct ServeArgs {
+    /// Which side to serve: the intranet (default) or the portal; each has its own data directory and key.
+    #[arg(long, env = "ANXU_SITE", value_enum, default_value_t = Site::Intranet)]
+    pub site: Site,
     /// Directory of the database file (created if missing).
     #[arg(long, env = "ANXU_DATA_DIR", default_value = "data")]
     pub data_dir: PathBuf,
@@ -31,6 +44,8 @@ pub struct ServeArgs {
 /// Settings the running site reads.
 #[derive(Debug, Clone, Default)]
 pub struct Config {
+    /// Which side this process serves.
+    pub site: Site,
     /// Origins allowed as frame ancestors besides the site itself.
     pub frame_ancestors: Vec<String>,
     /// Whether cookies carry `Secure`.

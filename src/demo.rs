@@ -224,3 +224,41 @@ pub fn act_as(
     })?;
     Ok(())
 }
+
+/// The portal's demo accounts: login, unit, type (password [`crate::setup::DEMO_PASSWORD`]).
+pub const PORTAL_DEMO_UNITS: &[(&str, &str, crate::domain::user::UserType)] = &[
+    ("org_demo", "杭州文旅演艺有限公司", crate::domain::user::UserType::Organizer),
+    ("gov_demo", "杭州市西湖区文化和广电旅游体育局", crate::domain::user::UserType::GovernmentUnit),
+];
+
+/// Creates the portal's demo organizer and government unit when missing.
+pub fn seed_portal(app: &AppState) -> anyhow::Result<()> {
+    use crate::domain::activity::CreditCode;
+    use crate::domain::user::{LoginName, Mobile};
+    let hash = crate::auth::hash_password(crate::setup::DEMO_PASSWORD);
+    let province = app.regions.root().adcode;
+    let now = app.clock.now();
+    let codes = ["91350100M000100Y43", "121000004000003980"];
+    let mut plans = Vec::new();
+    for ((login, unit, kind), code) in PORTAL_DEMO_UNITS.iter().zip(codes) {
+        plans.push(crate::store::portal::Registration {
+            kind: *kind,
+            login: LoginName::parse(login).map_err(|e| anyhow::anyhow!(e.message))?,
+            password_hash: hash.clone(),
+            credit_code: CreditCode::parse(code).map_err(|e| anyhow::anyhow!(e.message))?,
+            unit_name: (*unit).to_string(),
+            contact_name: "陈经理".into(),
+            contact_mobile: Mobile::parse("13800571234").map_err(|e| anyhow::anyhow!(e.message))?,
+        });
+    }
+    app.store.write_blocking(move |tx| {
+        let actor = Actor { id: None, login: "system".into(), region: None, source: "local".into() };
+        for r in &plans {
+            if crate::store::users::find_for_login(tx, r.login.as_str())?.is_none() {
+                crate::store::portal::register(tx, now, province, r, &actor)?;
+            }
+        }
+        Ok(())
+    })?;
+    Ok(())
+}

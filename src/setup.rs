@@ -9,7 +9,7 @@ use chrono::NaiveDateTime;
 
 use crate::auth;
 use crate::clock::{Clock, SystemClock};
-use crate::config::{Config, ServeArgs};
+use crate::config::{Config, ServeArgs, Site};
 use crate::domain::region::{Adcode, DEFAULT_REGIONS_CSV, RegionTree};
 use crate::domain::role::RoleInput;
 use crate::domain::user::{LoginName, Mobile, UserProfile, UserType};
@@ -180,12 +180,22 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 println!("首次启动：已创建省级系统管理员 {FIRST_ADMIN}，初始密码 {pw}");
                 println!("（此密码只显示这一次；首次登录后须修改。）");
             }
-            if args.demo {
-                seed_demo(&app.store, &app.regions, clock.now())?;
-                crate::demo::seed_activities(&app)?;
-                println!("演示用户已就绪（密码均为 {DEMO_PASSWORD}）：");
-                for (login, name, _, t, _) in DEMO_USERS {
-                    println!("  {login:<14} {}  {name}", t.label());
+            match (args.demo, args.site) {
+                (false, _) => {}
+                (true, Site::Intranet) => {
+                    seed_demo(&app.store, &app.regions, clock.now())?;
+                    crate::demo::seed_activities(&app)?;
+                    println!("演示用户已就绪（密码均为 {DEMO_PASSWORD}）：");
+                    for (login, name, _, t, _) in DEMO_USERS {
+                        println!("  {login:<14} {}  {name}", t.label());
+                    }
+                }
+                (true, Site::Portal) => {
+                    crate::demo::seed_portal(&app)?;
+                    println!("外网演示账号已就绪（密码均为 {DEMO_PASSWORD}）：");
+                    for (login, unit, t) in crate::demo::PORTAL_DEMO_UNITS {
+                        println!("  {login:<14} {}  {unit}", t.label());
+                    }
                 }
             }
             Ok(app)
@@ -193,7 +203,11 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         .await??
     };
     let listener = tokio::net::TcpListener::bind(args.bind).await.with_context(|| format!("binding {}", args.bind))?;
-    println!("安许审批内网已启动：http://{}  数据库 {}", listener.local_addr()?, db.display());
+    let side = match args.site {
+        Site::Intranet => "安许审批内网",
+        Site::Portal => "安许外网门户",
+    };
+    println!("{side}已启动：http://{}  数据库 {}", listener.local_addr()?, db.display());
     let mut fatal = app.store.health().watch();
     let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let shutdown = async move {

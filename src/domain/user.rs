@@ -40,6 +40,12 @@ pub enum Permission {
     ManageSms,
     /// 结果导出: export result bundles, import application bundles, manage exchange keys.
     Exchange,
+    /// Portal: apply for permits (organizers).
+    Apply,
+    /// Portal: file own activities (government units).
+    File,
+    /// Portal: read one's notifications (organizers and government units).
+    Notifications,
 }
 
 impl UserType {
@@ -110,6 +116,9 @@ impl UserType {
             Permission::ViewPermits => matches!(self, Self::SystemAdmin | Self::Approver),
             Permission::Approve => self == Self::Approver,
             Permission::ConfigureWorkflow | Permission::ManageSms | Permission::Exchange => self == Self::SystemAdmin,
+            Permission::Apply => self == Self::Organizer,
+            Permission::File => self == Self::GovernmentUnit,
+            Permission::Notifications => matches!(self, Self::Organizer | Self::GovernmentUnit),
         }
     }
 

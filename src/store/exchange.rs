@@ -352,24 +352,36 @@ pub fn imports(conn: &Connection) -> StoreResult<Vec<ImportEntry>> {
     Ok(rows)
 }
 
+/// Where an import happens: the channel, and the words for the log.
+#[derive(Clone, Copy)]
+struct Inbound {
+    channel: Channel,
+    /// 申请文件 / 结果文件
+    noun: &'static str,
+    user_id: i64,
+}
+
 #[expect(clippy::too_many_arguments, reason = "one log row has all of them")]
 fn log_import(
     tx: &Transaction<'_>,
     now: NaiveDateTime,
+    to: Inbound,
     seq: Option<u64>,
     hash: &str,
     status: &str,
     detail: &str,
     held_bytes: Option<&[u8]>,
-    user_id: i64,
 ) -> StoreResult<()> {
     tx.execute(
         "INSERT INTO imports (channel, sequence, bundle_hash, status, detail, bundle, received_by, received_at, applied_at)
-         VALUES ('applications', ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? = 'applied' THEN ?::TIMESTAMP ELSE NULL END)",
-        params![seq.map(|s| s as i64), hash, status, detail, held_bytes, user_id, now, status, now],
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?, CASE WHEN ? = 'applied' THEN ?::TIMESTAMP ELSE NULL END)",
+        params![to.channel.code(), seq.map(|s| s as i64), hash, status, detail, held_bytes, to.user_id, now, status, now],
     )?;
     Ok(())
 }
+
+/// Applies a verified bundle's records and returns a summary for the log.
+pub type ApplyBundle<'a> = &'a dyn Fn(&Transaction<'_>, &VerifiedBundle) -> StoreResult<String>;
 
 /// Imports an application bundle: verified against the trusted keys before anything is parsed, then applied,
 /// held, recognised as a replay, or refused. Every outcome is logged; the caller's attachments must already be
@@ -382,52 +394,73 @@ pub fn import_applications(
     user_id: i64,
     actor: &Actor,
 ) -> StoreResult<ImportOutcome> {
+    let to = Inbound { channel: Channel::Applications, noun: "申请文件", user_id };
+    import_bundle(tx, now, bytes, to, actor, &|tx, v| apply_bundle(tx, now, v, regions))
+}
+
+/// The import rules of both sides: verify, then classify against the channel's applied chain; apply (and then any
+/// held bundles that can follow), hold, ignore a replay, or refuse a fork — always logged.
+pub fn import_channel(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    bytes: &[u8],
+    channel: Channel,
+    user_id: i64,
+    actor: &Actor,
+    apply: ApplyBundle<'_>,
+) -> StoreResult<ImportOutcome> {
+    let noun = match channel {
+        Channel::Applications => "申请文件",
+        Channel::Results => "结果文件",
+    };
+    import_bundle(tx, now, bytes, Inbound { channel, noun, user_id }, actor, apply)
+}
+
+fn import_bundle(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    bytes: &[u8],
+    to: Inbound,
+    actor: &Actor,
+    apply: ApplyBundle<'_>,
+) -> StoreResult<ImportOutcome> {
     let hash = crate::exchange::bundle_hash(bytes);
     let verified = match read_bundle(bytes, &|id| lookup_key(tx, id)) {
-        Ok(v) if v.manifest.channel == Channel::Applications => v,
-        Ok(_) => return refuse(tx, now, None, &hash, "这不是外网的申请文件（渠道不符）", user_id, actor),
-        Err(e) => return refuse(tx, now, None, &hash, &format!("文件校验失败：{e}"), user_id, actor),
+        Ok(v) if v.manifest.channel == to.channel => v,
+        Ok(_) => return refuse(tx, now, to, None, &hash, &format!("这不是{}（渠道不符）", to.noun), actor),
+        Err(e) => return refuse(tx, now, to, None, &hash, &format!("文件校验失败：{e}"), actor),
     };
     let seq = verified.manifest.sequence;
     let held_same: bool =
         tx.query_row("SELECT count(*) > 0 FROM imports WHERE bundle_hash = ? AND status = 'held'", [&hash], |r| {
             r.get(0)
         })?;
-    match classify(last_applied(tx)?, &|n| applied_hash(tx, n), &verified.manifest, &hash) {
+    match classify(last_applied(tx, to)?, &|n| applied_hash(tx, to, n), &verified.manifest, &hash) {
         Disposition::Duplicate => {
-            log_import(tx, now, Some(seq), &hash, "duplicate", "已导入过，未作任何修改", None, user_id)?;
+            log_import(tx, now, to, Some(seq), &hash, "duplicate", "已导入过，未作任何修改", None)?;
             Ok(ImportOutcome::Duplicate(seq))
         }
-        Disposition::Fork { sequence } => refuse(
-            tx,
-            now,
-            Some(sequence),
-            &hash,
-            &format!(
-                "第 {sequence} 号申请文件与已导入的文件不一致（同号不同内容或未接续上一文件），已拒绝，请联系外网管理员核查"
-            ),
-            user_id,
-            actor,
-        ),
+        Disposition::Fork { sequence } => {
+            let reason = format!(
+                "第 {sequence} 号{}与已导入的文件不一致（同号不同内容或未接续上一文件），已拒绝，请联系对端管理员核查",
+                to.noun
+            );
+            refuse(tx, now, to, Some(sequence), &hash, &reason, actor)
+        }
         Disposition::Hold { missing_from } => {
             if !held_same {
                 let detail = format!("缺少第 {missing_from} 号起的文件，暂存待导入");
-                log_import(tx, now, Some(seq), &hash, "held", &detail, Some(bytes), user_id)?;
+                log_import(tx, now, to, Some(seq), &hash, "held", &detail, Some(bytes))?;
             }
             Ok(ImportOutcome::Held { sequence: seq, missing_from })
         }
         Disposition::Apply => {
-            let detail = apply_bundle(tx, now, &verified, regions)?;
-            log_import(tx, now, Some(seq), &hash, "applied", &detail, None, user_id)?;
-            append(
-                tx,
-                now,
-                NewAudit {
-                    actor, action: "exchange.import", object: format!("申请文件第 {seq} 号"), ok: true, detail
-                },
-            )?;
+            let detail = apply(tx, &verified)?;
+            log_import(tx, now, to, Some(seq), &hash, "applied", &detail, None)?;
+            let object = format!("{}第 {seq} 号", to.noun);
+            append(tx, now, NewAudit { actor, action: "exchange.import", object, ok: true, detail })?;
             let mut applied = vec![seq];
-            applied.extend(apply_held(tx, now, regions, actor)?);
+            applied.extend(apply_held(tx, now, to, actor, apply)?);
             Ok(ImportOutcome::Applied(applied))
         }
     }
@@ -436,54 +469,51 @@ pub fn import_applications(
 fn refuse(
     tx: &Transaction<'_>,
     now: NaiveDateTime,
+    to: Inbound,
     seq: Option<u64>,
     hash: &str,
     reason: &str,
-    user_id: i64,
     actor: &Actor,
 ) -> StoreResult<ImportOutcome> {
-    log_import(tx, now, seq, hash, "refused", reason, None, user_id)?;
-    append(
-        tx,
-        now,
-        NewAudit {
-            actor,
-            action: "exchange.import",
-            object: format!("申请文件 {hash}"),
-            ok: false,
-            detail: reason.into(),
-        },
-    )?;
+    log_import(tx, now, to, seq, hash, "refused", reason, None)?;
+    let object = format!("{} {hash}", to.noun);
+    append(tx, now, NewAudit { actor, action: "exchange.import", object, ok: false, detail: reason.into() })?;
     Ok(ImportOutcome::Refused(reason.to_string()))
 }
 
-fn last_applied(tx: &Transaction<'_>) -> StoreResult<u64> {
+fn last_applied(tx: &Transaction<'_>, to: Inbound) -> StoreResult<u64> {
     let n: i64 = tx.query_row(
-        "SELECT coalesce(max(sequence), 0) FROM imports WHERE channel = 'applications' AND status = 'applied'",
-        [],
+        "SELECT coalesce(max(sequence), 0) FROM imports WHERE channel = ? AND status = 'applied'",
+        [to.channel.code()],
         |r| r.get(0),
     )?;
     Ok(u64::try_from(n).unwrap_or(0))
 }
 
-fn applied_hash(tx: &Transaction<'_>, n: u64) -> Option<String> {
+fn applied_hash(tx: &Transaction<'_>, to: Inbound, n: u64) -> Option<String> {
     tx.query_row(
-        "SELECT bundle_hash FROM imports WHERE channel = 'applications' AND status = 'applied' AND sequence = ?",
-        [n as i64],
+        "SELECT bundle_hash FROM imports WHERE channel = ? AND status = 'applied' AND sequence = ?",
+        params![to.channel.code(), n as i64],
         |r| r.get(0),
     )
     .ok()
 }
 
 /// Applies held bundles that no longer wait, in order; returns their sequence numbers.
-fn apply_held(tx: &Transaction<'_>, now: NaiveDateTime, regions: &RegionTree, actor: &Actor) -> StoreResult<Vec<u64>> {
+fn apply_held(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    to: Inbound,
+    actor: &Actor,
+    apply: ApplyBundle<'_>,
+) -> StoreResult<Vec<u64>> {
     let mut applied = Vec::new();
     loop {
-        let next = last_applied(tx)? + 1;
+        let next = last_applied(tx, to)? + 1;
         let held: Option<(i64, Vec<u8>)> = tx
             .query_row(
-                "SELECT id, bundle FROM imports WHERE status = 'held' AND sequence = ? ORDER BY id LIMIT 1",
-                [next as i64],
+                "SELECT id, bundle FROM imports WHERE channel = ? AND status = 'held' AND sequence = ? ORDER BY id LIMIT 1",
+                params![to.channel.code(), next as i64],
                 |r| Ok((r.get(0)?, r.get(1)?)),
             )
             .optional()?;
@@ -491,25 +521,16 @@ fn apply_held(tx: &Transaction<'_>, now: NaiveDateTime, regions: &RegionTree, ac
         let hash = crate::exchange::bundle_hash(&bytes);
         let verdict = read_bundle(&bytes, &|id| lookup_key(tx, id))
             .ok()
-            .map(|v| (classify(next - 1, &|n| applied_hash(tx, n), &v.manifest, &hash), v));
+            .map(|v| (classify(next - 1, &|n| applied_hash(tx, to, n), &v.manifest, &hash), v));
         match verdict {
             Some((Disposition::Apply, v)) => {
-                let detail = apply_bundle(tx, now, &v, regions)?;
+                let detail = apply(tx, &v)?;
                 tx.execute(
                     "UPDATE imports SET status = 'applied', detail = ?, applied_at = ? WHERE id = ?",
                     params![detail, now, import_id],
                 )?;
-                append(
-                    tx,
-                    now,
-                    NewAudit {
-                        actor,
-                        action: "exchange.import",
-                        object: format!("申请文件第 {next} 号（暂存后导入）"),
-                        ok: true,
-                        detail,
-                    },
-                )?;
+                let object = format!("{}第 {next} 号（暂存后导入）", to.noun);
+                append(tx, now, NewAudit { actor, action: "exchange.import", object, ok: true, detail })?;
                 applied.push(next);
             }
             _ => {
@@ -898,13 +919,14 @@ fn write_content(
     Ok(())
 }
 
-/// The files of a verified application bundle that its records attach, checked, for saving before the import.
+/// The files of a verified application bundle that its records (applications and filings) attach, checked, for
+/// saving before the import.
 pub fn attachments(bundle: &VerifiedBundle) -> Vec<(crate::files::CheckedFile, Vec<u8>)> {
     let Some(records) = bundle.file(RECORDS_FILE).and_then(|b| serde_json::from_slice::<ApplicationRecords>(b).ok())
     else {
         return Vec::new();
     };
-    records
+    let mut out: Vec<(crate::files::CheckedFile, Vec<u8>)> = records
         .applications
         .iter()
         .filter_map(|e| e.application.as_ref())
@@ -913,5 +935,7 @@ pub fn attachments(bundle: &VerifiedBundle) -> Vec<(crate::files::CheckedFile, V
             let bytes = bundle.file(&m.file)?;
             crate::files::check(&m.name, bytes, false).ok().map(|f| (f, bytes.to_vec()))
         })
-        .collect()
+        .collect();
+    out.extend(super::filings::attachments(&records.filings, bundle));
+    out
 }

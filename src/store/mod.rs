@@ -5,9 +5,13 @@ pub mod activities;
 pub mod audit;
 pub mod config;
 pub mod exchange;
+pub mod filings;
+pub mod materials;
 mod migrate;
 pub mod roles;
+pub mod portal;
 pub mod sessions;
+pub mod sms;
 pub mod users;
 pub mod workflow;
 

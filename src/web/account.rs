@@ -28,7 +28,7 @@ pub(super) fn routes() -> Router<AppState> {
 }
 
 async fn home(ctx: Ctx) -> Markup {
-    let menu = menu_for(ctx.user.user_type);
+    let menu = menu_for(ctx.user.user_type, ctx.site);
     page(
         &ctx,
         "/",

@@ -50,6 +50,12 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("exchange.export", "导出审批结果文件"),
     ("exchange.import", "导入申请文件"),
     ("exchange.trust_key", "导入外网公钥"),
+    ("materials.save", "保存材料清单"),
+    ("materials.reset", "恢复使用上级材料清单"),
+    ("sms.retry", "重发短信"),
+    ("sms.gateway", "设置短信网关"),
+    ("portal.submit", "提交申请"),
+    ("portal.filing", "提交备案"),
 ];
 
 fn action_label(code: &str) -> &str {

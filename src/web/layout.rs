@@ -4,6 +4,7 @@ use maud::{DOCTYPE, Markup, html};
 
 use super::session::Ctx;
 use crate::domain::FieldErrors;
+use crate::config::Site;
 use crate::domain::user::{Permission, UserType};
 
 /// A menu group of the manual's left navigation, with the entries built so far.
@@ -26,6 +27,10 @@ const MENU: &[MenuGroup] = &[
         items: &[MenuItem { label: "活动列表", href: "/permits", needs: Permission::ViewPermits }],
     },
     MenuGroup {
+        label: "备案管理",
+        items: &[MenuItem { label: "备案列表", href: "/filings", needs: Permission::ViewPermits }],
+    },
+    MenuGroup {
         label: "消息管理",
         items: &[
             MenuItem { label: "初审短信模版", href: "/sms/pre_review", needs: Permission::ManageSms },
@@ -45,6 +50,7 @@ const MENU: &[MenuGroup] = &[
             MenuItem { label: "用户配置", href: "/config/users", needs: Permission::ManageUsers },
             MenuItem { label: "规模配置", href: "/config/scale", needs: Permission::ConfigureWorkflow },
             MenuItem { label: "节假日配置", href: "/config/calendar", needs: Permission::ConfigureWorkflow },
+            MenuItem { label: "材料清单配置", href: "/config/materials", needs: Permission::ConfigureWorkflow },
         ],
     },
     MenuGroup {
@@ -53,9 +59,33 @@ const MENU: &[MenuGroup] = &[
     },
 ];
 
-/// The menu entries `t` may use, by group.
-pub fn menu_for(t: UserType) -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
-    MENU.iter()
+/// The portal's navigation.
+const PORTAL_MENU: &[MenuGroup] = &[
+    MenuGroup {
+        label: "许可申请",
+        items: &[MenuItem { label: "我的申请", href: "/apply", needs: Permission::Apply }],
+    },
+    MenuGroup { label: "活动备案", items: &[MenuItem { label: "我的备案", href: "/file", needs: Permission::File }] },
+    MenuGroup {
+        label: "消息通知",
+        items: &[MenuItem { label: "消息通知", href: "/notifications", needs: Permission::Notifications }],
+    },
+    MenuGroup {
+        label: "数据交换",
+        items: &[
+            MenuItem { label: "数据交换", href: "/exchange", needs: Permission::Exchange },
+            MenuItem { label: "短信发送", href: "/outbox", needs: Permission::Exchange },
+        ],
+    },
+];
+
+/// The menu entries `t` may use on `site`, by group.
+pub fn menu_for(t: UserType, site: Site) -> Vec<(&'static str, Vec<(&'static str, &'static str)>)> {
+    let menu = match site {
+        Site::Intranet => MENU,
+        Site::Portal => PORTAL_MENU,
+    };
+    menu.iter()
         .map(|g| (g.label, g.items.iter().filter(|i| t.can(i.needs)).map(|i| (i.label, i.href)).collect::<Vec<_>>()))
         .filter(|(_, items)| !items.is_empty())
         .collect()
@@ -88,7 +118,10 @@ pub fn page(ctx: &Ctx, current: &str, title: &str, content: Markup) -> Markup {
             body {
                 a.skip href="#main" { "跳到正文" }
                 header.topbar {
-                    a.brand href="/" { span.logo aria-hidden="true" { "安" } "安许 · 大型群众性活动安全许可" }
+                    a.brand href="/" {
+                        span.logo aria-hidden="true" { "安" }
+                        @match ctx.site { Site::Intranet => "安许 · 大型群众性活动安全许可", Site::Portal => "安许 · 大型群众性活动安全许可（外网）" }
+                    }
                     div.who {
                         span { (u.real_name) "（" (u.user_type.label()) "）" }
                         span.region { "所属地区：" (ctx.region_name) }
@@ -102,7 +135,7 @@ pub fn page(ctx: &Ctx, current: &str, title: &str, content: Markup) -> Markup {
                 div.frame {
                     nav.menu aria-label="主菜单" {
                         a.menu-home[current == "/"] href="/" { "首页" }
-                        @for (group, items) in menu_for(u.user_type) {
+                        @for (group, items) in menu_for(u.user_type, ctx.site) {
                             div.menu-group {
                                 div.menu-title { (group) }
                                 @for (label, href) in items {

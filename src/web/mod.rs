@@ -5,9 +5,12 @@ mod audit;
 mod calendar;
 pub mod error;
 mod exchange;
+mod filings;
 mod flows;
+mod materials;
 mod layout;
 mod permits;
+mod portal;
 mod roles;
 mod scale;
 pub mod session;
@@ -24,7 +27,7 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 
 use crate::clock::Clock;
-use crate::config::Config;
+use crate::config::{Config, Site};
 use crate::domain::region::RegionTree;
 use crate::exchange::KeyPair;
 use crate::files::FileStore;
@@ -50,19 +53,15 @@ pub struct AppState {
 /// The largest request body accepted anywhere (uploads arrive with the workflow and set their own limits).
 const BODY_LIMIT: usize = 1024 * 1024;
 
-/// The intranet site's router.
+/// The site's router: the intranet's pages or the portal's, with sign-in, health and static files on both.
 pub fn router(state: AppState) -> Router {
+    let pages = match state.config.site {
+        Site::Intranet => intranet_routes(),
+        Site::Portal => portal::routes(),
+    };
     Router::new()
         .merge(account::routes())
-        .merge(users::routes())
-        .merge(roles::routes())
-        .merge(audit::routes())
-        .merge(exchange::routes())
-        .merge(permits::routes())
-        .merge(flows::routes())
-        .merge(scale::routes())
-        .merge(calendar::routes())
-        .merge(sms::routes())
+        .merge(pages)
         .route("/healthz", get(healthz))
         .route("/static/{file}", get(static_file))
         .fallback(not_found)
@@ -71,6 +70,22 @@ pub fn router(state: AppState) -> Router {
         .layer(axum::extract::DefaultBodyLimit::max(BODY_LIMIT))
         .layer(tower_http::trace::TraceLayer::new_for_http())
         .with_state(state)
+}
+
+/// The police intranet's pages.
+fn intranet_routes() -> Router<AppState> {
+    Router::new()
+        .merge(users::routes())
+        .merge(roles::routes())
+        .merge(audit::routes())
+        .merge(exchange::routes())
+        .merge(permits::routes())
+        .merge(filings::routes())
+        .merge(materials::routes())
+        .merge(flows::routes())
+        .merge(scale::routes())
+        .merge(calendar::routes())
+        .merge(sms::routes())
 }
 
 async fn not_found() -> error::AppError {

@@ -186,6 +186,8 @@ pub struct Ctx {
     pub embed: bool,
     /// The caller's address.
     pub source: String,
+    /// Which side this is.
+    pub site: crate::config::Site,
 }
 
 impl Ctx {
@@ -234,6 +236,7 @@ impl FromRequestParts<AppState> for Ctx {
             region_name: app.regions.full_name(cur.state.user.region),
             embed: is_embed(parts),
             source: source(&parts.extensions),
+            site: app.config.site,
         })
     }
 }

@@ -43,6 +43,7 @@ async fn the_menu_shows_only_what_the_type_may_use() {
         vec![
             "首页",
             "活动列表",
+            "备案列表",
             "初审短信模版",
             "受理短信模版",
             "审批短信模版",
@@ -51,11 +52,12 @@ async fn the_menu_shows_only_what_the_type_may_use() {
             "流程配置",
             "用户配置",
             "规模配置",
-            "节假日配置"
+            "节假日配置",
+            "材料清单配置"
         ]
     );
     assert_eq!(menu(app.login_as("zj_auditor").await.get("/").await), vec!["首页", "审计日志"]);
-    assert_eq!(menu(app.login_as("xh_keyuan").await.get("/").await), vec!["首页", "活动列表"]);
+    assert_eq!(menu(app.login_as("xh_keyuan").await.get("/").await), vec!["首页", "活动列表", "备案列表"]);
     assert_eq!(menu(app.login_as("zj_commander").await.get("/").await), vec!["首页"]);
 }
 

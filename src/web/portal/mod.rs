@@ -1,0 +1,12 @@
+//! The portal 外网: registration, organizers' applications, government units' filings, notifications, and the
+//! portal administrator's exchange and SMS pages. Sign-in, sessions and CSRF are the intranet's (`web::account`,
+//! `web::session`), on the portal's own database.
+
+use axum::Router;
+
+use super::AppState;
+
+/// The portal's pages.
+pub(super) fn routes() -> Router<AppState> {
+    Router::new()
+}
