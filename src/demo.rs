@@ -225,6 +225,9 @@ pub fn act_as(
     Ok(())
 }
 
+/// The portal's demo administrator (数据交换, 短信发送).
+pub const PORTAL_ADMIN: &str = "portal_admin";
+
 /// The portal's demo accounts: login, unit, type (password [`crate::setup::DEMO_PASSWORD`]).
 pub const PORTAL_DEMO_UNITS: &[(&str, &str, crate::domain::user::UserType)] = &[
     ("org_demo", "杭州文旅演艺有限公司", crate::domain::user::UserType::Organizer),
@@ -251,12 +254,27 @@ pub fn seed_portal(app: &AppState) -> anyhow::Result<()> {
             contact_mobile: Mobile::parse("13800571234").map_err(|e| anyhow::anyhow!(e.message))?,
         });
     }
+    let admin = crate::store::users::NewUser {
+        login_name: LoginName::parse(PORTAL_ADMIN).map_err(|e| anyhow::anyhow!(e.message))?,
+        profile: crate::domain::user::UserProfile {
+            real_name: "外网管理员".into(),
+            region: province,
+            mobile: Mobile::parse("13800571234").map_err(|e| anyhow::anyhow!(e.message))?,
+            user_type: crate::domain::user::UserType::SystemAdmin,
+            approval_role: None,
+        },
+        password_hash: hash.clone(),
+        must_change_password: false,
+    };
     app.store.write_blocking(move |tx| {
         let actor = Actor { id: None, login: "system".into(), region: None, source: "local".into() };
         for r in &plans {
             if crate::store::users::find_for_login(tx, r.login.as_str())?.is_none() {
                 crate::store::portal::register(tx, now, province, r, &actor)?;
             }
+        }
+        if crate::store::users::find_for_login(tx, PORTAL_ADMIN)?.is_none() {
+            crate::store::users::create(tx, now, &admin, &actor)?;
         }
         Ok(())
     })?;

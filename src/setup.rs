@@ -196,6 +196,7 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                     for (login, unit, t) in crate::demo::PORTAL_DEMO_UNITS {
                         println!("  {login:<14} {}  {unit}", t.label());
                     }
+                    println!("  {:<14} 系统管理员  数据交换、短信发送", crate::demo::PORTAL_ADMIN);
                 }
             }
             Ok(app)

@@ -100,7 +100,7 @@ async fn login_form(State(app): State<AppState>, headers: HeaderMap, Query(q): Q
     let token = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_else(auth::random_token);
     let info = q.expired.is_some().then_some("会话已结束（超时、冻结或已在别处退出），请重新登录。");
     let body = login_page(&token, &safe_next(q.next.as_deref()), "", None, info);
-    let c = set_cookie(LOGIN_CSRF_COOKIE, &token, "/login", None, app.config.secure_cookies);
+    let c = set_cookie(LOGIN_CSRF_COOKIE, &token, "/", None, app.config.secure_cookies);
     ([(header::SET_COOKIE, c)], body).into_response()
 }
 
@@ -141,7 +141,7 @@ async fn login(
                 app.store.write(move |tx| sessions::end(tx, now, &old, "replaced")).await?;
             }
             let c = set_cookie(SESSION_COOKIE, &signed.token, "/", None, app.config.secure_cookies);
-            let clear = set_cookie(LOGIN_CSRF_COOKIE, "", "/login", Some(0), app.config.secure_cookies);
+            let clear = set_cookie(LOGIN_CSRF_COOKIE, "", "/", Some(0), app.config.secure_cookies);
             let mut res = Redirect::to(&next).into_response();
             res.headers_mut().append(header::SET_COOKIE, c.parse().map_err(|_| AppError::Internal("cookie".into()))?);
             res.headers_mut()

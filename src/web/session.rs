@@ -103,7 +103,7 @@ pub async fn resolve_session(State(app): State<AppState>, mut req: Request, next
     let path = req.uri().path().to_string();
     if let Some(cur) = &current
         && cur.state.user.must_change_password
-        && !matches!(path.as_str(), "/account/password" | "/logout" | "/login")
+        && !matches!(path.as_str(), "/account/password" | "/logout" | "/login" | "/register")
         && !path.starts_with("/static/")
     {
         return Redirect::to("/account/password").into_response();
@@ -111,7 +111,7 @@ pub async fn resolve_session(State(app): State<AppState>, mut req: Request, next
     if !matches!(*req.method(), Method::GET | Method::HEAD) {
         let expected = match (&current, path.as_str()) {
             // The sign-in form is checked against its own cookie, whether or not a session exists.
-            (_, "/login") => cookie(req.headers(), LOGIN_CSRF_COOKIE),
+            (_, "/login" | "/register") => cookie(req.headers(), LOGIN_CSRF_COOKIE),
             (Some(cur), _) => Some(cur.state.session.csrf.clone()),
             (None, _) => {
                 let next = if path == "/logout" { "/".to_string() } else { path };

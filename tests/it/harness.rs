@@ -68,6 +68,17 @@ impl TestApp {
         Self::with_config(Config::default())
     }
 
+    /// A new portal-site app with the portal's demo accounts (`org_demo`, `gov_demo`, `portal_admin`).
+    pub fn portal() -> Self {
+        let config = Config { site: anxu::config::Site::Portal, ..Config::default() };
+        let start = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap().and_hms_opt(2, 0, 0).unwrap();
+        let clock = Arc::new(ManualClock::new(start));
+        let dir = Arc::new(tempfile::tempdir().unwrap());
+        let state = Self::open(None, &dir, clock.clone(), config);
+        anxu::demo::seed_portal(&state).unwrap();
+        Self::from_state(state, clock, dir)
+    }
+
     /// A new app with `config`.
     pub fn with_config(config: Config) -> Self {
         let start = NaiveDate::from_ymd_opt(2026, 12, 1).unwrap().and_hms_opt(2, 0, 0).unwrap();
