@@ -11,5 +11,6 @@ pub mod domain;
 pub mod exchange;
 pub mod files;
 pub mod setup;
+pub mod sms_delivery;
 pub mod store;
 pub mod web;

@@ -209,6 +209,9 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
         Site::Portal => "安许外网门户",
     };
     println!("{side}已启动：http://{}  数据库 {}", listener.local_addr()?, db.display());
+    if args.site == Site::Portal {
+        crate::sms_delivery::spawn_worker(app.clone());
+    }
     let mut fatal = app.store.health().watch();
     let service = router(app).into_make_service_with_connect_info::<std::net::SocketAddr>();
     let shutdown = async move {

@@ -273,7 +273,10 @@ mod tests {
         assert_eq!((t.host.as_str(), t.port, t.path.as_str()), ("127.0.0.1", 8080, "/sms/send?x=1"));
         assert_eq!(t.host_header, "127.0.0.1:8080");
         let t = parse_url("HTTP://gw.example").unwrap();
-        assert_eq!((t.host.as_str(), t.port, t.path.as_str(), t.host_header.as_str()), ("gw.example", 80, "/", "gw.example"));
+        assert_eq!(
+            (t.host.as_str(), t.port, t.path.as_str(), t.host_header.as_str()),
+            ("gw.example", 80, "/", "gw.example")
+        );
         let t = parse_url("http://gw?a=b#frag").unwrap();
         assert_eq!(t.path, "/?a=b");
         let t = parse_url("http://[::1]:9000/x").unwrap();
@@ -305,7 +308,8 @@ mod tests {
     fn status_lines() {
         assert_eq!(parse_status_line(b"HTTP/1.1 200 OK\r").unwrap(), (200, "OK".to_string()));
         assert_eq!(parse_status_line(b"HTTP/1.0 503").unwrap().0, 503);
-        for bad in [&b""[..], b"garbage", b"HTTP/1.1 2000 OK", b"HTTP/1.1 abc", b"ICY 200 OK", b"HTTP/1.1 099 x"] {
+        let bad: [&[u8]; 6] = [b"", b"garbage", b"HTTP/1.1 2000 OK", b"HTTP/1.1 abc", b"ICY 200 OK", b"HTTP/1.1 099 x"];
+        for bad in bad {
             assert!(parse_status_line(bad).is_err());
         }
     }

@@ -8,8 +8,8 @@ pub mod exchange;
 pub mod filings;
 pub mod materials;
 mod migrate;
-pub mod roles;
 pub mod portal;
+pub mod roles;
 pub mod sessions;
 pub mod sms;
 pub mod users;
@@ -188,6 +188,11 @@ impl Store {
         })
         .await
         .map_err(|_| StoreError::Unavailable)?
+    }
+
+    /// Checks that the database answers a query.
+    pub async fn ping(&self) -> StoreResult<()> {
+        self.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i32>(0)).map(|_| ())?)).await
     }
 
     fn take_reader(&self) -> StoreResult<Connection> {

@@ -15,8 +15,8 @@ use crate::domain::region::Adcode;
 use crate::domain::user::{Mobile, UserProfile, UserType};
 use crate::domain::workflow::{self, Action, Progress, Status};
 use crate::exchange::records::{
-    ApplicationEvent, ApplicationRecord, ApplicationRecords, AttachmentRecord, FeedbackRecord, FilingRecord, PortalEvent,
-    RECORDS_FILE, ResultRecords, application_bundle,
+    ApplicationEvent, ApplicationRecord, ApplicationRecords, AttachmentRecord, FeedbackRecord, FilingRecord,
+    PortalEvent, RECORDS_FILE, ResultRecords, application_bundle,
 };
 use crate::exchange::{Channel, KeyPair, VerifiedBundle};
 use crate::files::{CheckedFile, FileStore};
@@ -61,9 +61,17 @@ pub struct Registration {
 }
 
 /// Registers a unit and its account; a taken login or credit code is a field error.
-pub fn register(tx: &Transaction<'_>, now: NaiveDateTime, province: Adcode, r: &Registration, actor: &Actor) -> StoreResult<i64> {
+pub fn register(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    province: Adcode,
+    r: &Registration,
+    actor: &Actor,
+) -> StoreResult<i64> {
     let taken: bool =
-        tx.query_row("SELECT count(*) > 0 FROM portal_units WHERE credit_code = ?", [r.credit_code.as_str()], |x| x.get(0))?;
+        tx.query_row("SELECT count(*) > 0 FROM portal_units WHERE credit_code = ?", [r.credit_code.as_str()], |x| {
+            x.get(0)
+        })?;
     if taken {
         let mut e = FieldErrors::default();
         e.push("credit_code", "该统一社会信用代码已注册");
@@ -149,9 +157,8 @@ fn app_from_row(r: &duckdb::Row<'_>) -> duckdb::Result<PortalApplication> {
         id: r.get(0)?,
         portal_ref: r.get(1)?,
         status: r.get(2)?,
-        data: serde_json::from_str(&data).map_err(|e| {
-            duckdb::Error::FromSqlConversionFailure(3, duckdb::types::Type::Text, Box::new(e))
-        })?,
+        data: serde_json::from_str(&data)
+            .map_err(|e| duckdb::Error::FromSqlConversionFailure(3, duckdb::types::Type::Text, Box::new(e)))?,
         updated_at: r.get(4)?,
     })
 }
@@ -178,11 +185,17 @@ pub fn application(conn: &Connection, user_id: i64, portal_ref: &str) -> StoreRe
 
 /// The files of an application or filing.
 pub fn files(conn: &Connection, owner: &str) -> StoreResult<Vec<PortalFile>> {
-    let mut s =
-        conn.prepare("SELECT id, kind, name, size, sm3, mime FROM portal_files WHERE owner = ? ORDER BY id")?;
+    let mut s = conn.prepare("SELECT id, kind, name, size, sm3, mime FROM portal_files WHERE owner = ? ORDER BY id")?;
     let rows = s
         .query_map([owner], |r| {
-            Ok(PortalFile { id: r.get(0)?, kind: r.get(1)?, name: r.get(2)?, size: r.get(3)?, sm3: r.get(4)?, mime: r.get(5)? })
+            Ok(PortalFile {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                name: r.get(2)?,
+                size: r.get(3)?,
+                sm3: r.get(4)?,
+                mime: r.get(5)?,
+            })
         })?
         .collect::<Result<_, _>>()?;
     Ok(rows)
@@ -196,7 +209,16 @@ pub fn file_of_user(conn: &Connection, user_id: i64, file_id: i64) -> StoreResul
                           OR f.owner IN (SELECT portal_ref FROM filings WHERE credit_code =
                                          (SELECT credit_code FROM portal_units WHERE user_id = ?)))",
         params![file_id, user_id, user_id],
-        |r| Ok(PortalFile { id: r.get(0)?, kind: r.get(1)?, name: r.get(2)?, size: r.get(3)?, sm3: r.get(4)?, mime: r.get(5)? }),
+        |r| {
+            Ok(PortalFile {
+                id: r.get(0)?,
+                kind: r.get(1)?,
+                name: r.get(2)?,
+                size: r.get(3)?,
+                sm3: r.get(4)?,
+                mime: r.get(5)?,
+            })
+        },
     )
     .optional()?
     .ok_or(StoreError::NotFound)
@@ -208,7 +230,12 @@ fn next_ref(tx: &Transaction<'_>, prefix: &str, table: &str) -> StoreResult<Stri
 }
 
 /// Saves a new draft and returns its reference.
-pub fn create_draft(tx: &Transaction<'_>, now: NaiveDateTime, user_id: i64, data: &ApplicationRecord) -> StoreResult<String> {
+pub fn create_draft(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    user_id: i64,
+    data: &ApplicationRecord,
+) -> StoreResult<String> {
     let portal_ref = next_ref(tx, "P", "portal_applications")?;
     let json = serde_json::to_string(data).map_err(|e| StoreError::Conflict(e.to_string()))?;
     tx.execute(
@@ -224,21 +251,30 @@ pub fn editable(status: &str) -> bool {
 }
 
 /// Changes an application's content (drafts, and returned or pre-reviewed applications before resubmission).
-pub fn update_draft(tx: &Transaction<'_>, now: NaiveDateTime, user_id: i64, portal_ref: &str, data: &ApplicationRecord) -> StoreResult<()> {
+pub fn update_draft(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    user_id: i64,
+    portal_ref: &str,
+    data: &ApplicationRecord,
+) -> StoreResult<()> {
     let app = application(tx, user_id, portal_ref)?;
     if !editable(&app.status) {
         return Err(StoreError::Conflict("申请已提交，当前状态下不能修改".into()));
     }
     let json = serde_json::to_string(data).map_err(|e| StoreError::Conflict(e.to_string()))?;
-    tx.execute(
-        "UPDATE portal_applications SET data = ?, updated_at = ? WHERE id = ?",
-        params![json, now, app.id],
-    )?;
+    tx.execute("UPDATE portal_applications SET data = ?, updated_at = ? WHERE id = ?", params![json, now, app.id])?;
     Ok(())
 }
 
 /// Records an uploaded file (bytes already on disk) for an application of `user_id` or a filing draft.
-pub fn add_file(tx: &Transaction<'_>, now: NaiveDateTime, owner: &str, kind: &str, f: &CheckedFile) -> StoreResult<i64> {
+pub fn add_file(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    owner: &str,
+    kind: &str,
+    f: &CheckedFile,
+) -> StoreResult<i64> {
     Ok(tx.query_row(
         "INSERT INTO portal_files (owner, kind, sm3, name, mime, size, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING id",
         params![owner, kind, f.sm3, f.name, f.mime, f.size as i64, now],
@@ -290,10 +326,11 @@ pub fn submit(
             .map(|f| AttachmentRecord { kind: f.kind.clone(), file: bundle_name(f), name: f.name.clone() })
             .collect();
         for a in &mut data.assessments {
-            a.report = files
-                .iter()
-                .find(|f| f.kind == "risk_assessment")
-                .map(|f| AttachmentRecord { kind: f.kind.clone(), file: bundle_name(f), name: f.name.clone() });
+            a.report = files.iter().find(|f| f.kind == "risk_assessment").map(|f| AttachmentRecord {
+                kind: f.kind.clone(),
+                file: bundle_name(f),
+                name: f.name.clone(),
+            });
         }
     }
     let record = ApplicationEvent {
@@ -359,7 +396,12 @@ pub fn give_feedback(
 }
 
 /// Files a government unit's activity: stored here (for its list) and queued for the intranet.
-pub fn file_filing(tx: &Transaction<'_>, now: NaiveDateTime, mut f: FilingRecord, actor: &Actor) -> StoreResult<String> {
+pub fn file_filing(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    mut f: FilingRecord,
+    actor: &Actor,
+) -> StoreResult<String> {
     let portal_ref = next_ref(tx, "F", "filings")?;
     f.portal_ref = portal_ref.clone();
     f.filed_at = now.and_utc();
@@ -387,7 +429,17 @@ pub fn file_filing(tx: &Transaction<'_>, now: NaiveDateTime, mut f: FilingRecord
     )?;
     let body = serde_json::to_string(&f).map_err(|e| StoreError::Conflict(e.to_string()))?;
     tx.execute("INSERT INTO portal_outbox (record, body, created_at) VALUES ('filing', ?, ?)", params![body, now])?;
-    append(tx, now, NewAudit { actor, action: "portal.filing", object: format!("备案 {portal_ref}"), ok: true, detail: f.name.clone() })?;
+    append(
+        tx,
+        now,
+        NewAudit {
+            actor,
+            action: "portal.filing",
+            object: format!("备案 {portal_ref}"),
+            ok: true,
+            detail: f.name.clone(),
+        },
+    )?;
     Ok(portal_ref)
 }
 
@@ -515,7 +567,11 @@ pub fn export_applications(
         tx.execute("UPDATE portal_outbox SET export_id = ? WHERE id = ?", params![export_id, id])?;
     }
     let detail = format!("第 {} 号申请文件", last + 1);
-    append(tx, now, NewAudit { actor, action: "exchange.export", object: format!("申请文件 {hash}"), ok: true, detail })?;
+    append(
+        tx,
+        now,
+        NewAudit { actor, action: "exchange.export", object: format!("申请文件 {hash}"), ok: true, detail },
+    )?;
     Ok(Some(export_id))
 }
 
@@ -535,11 +591,23 @@ pub fn export_bundle(conn: &Connection, id: i64) -> StoreResult<(i64, Vec<u8>)> 
 
 /// Imports a result bundle from the intranet: statuses updated, each organizer notified at once, decision
 /// documents kept, rectification opinions recorded, and the SMS queued in the outbox.
-pub fn import_results(tx: &Transaction<'_>, now: NaiveDateTime, bytes: &[u8], files: &FileStore, user_id: i64, actor: &Actor) -> StoreResult<ImportOutcome> {
+pub fn import_results(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    bytes: &[u8],
+    files: &FileStore,
+    user_id: i64,
+    actor: &Actor,
+) -> StoreResult<ImportOutcome> {
     import_channel(tx, now, bytes, Channel::Results, user_id, actor, &|tx, v| apply_results(tx, now, v, files))
 }
 
-fn apply_results(tx: &Transaction<'_>, now: NaiveDateTime, v: &VerifiedBundle, files: &FileStore) -> StoreResult<String> {
+fn apply_results(
+    tx: &Transaction<'_>,
+    now: NaiveDateTime,
+    v: &VerifiedBundle,
+    files: &FileStore,
+) -> StoreResult<String> {
     let records: ResultRecords = v
         .file(RECORDS_FILE)
         .ok_or_else(|| "缺少 records.json".to_string())
@@ -554,11 +622,15 @@ fn apply_results(tx: &Transaction<'_>, now: NaiveDateTime, v: &VerifiedBundle, f
             .optional()?;
         let Some((app_id, owner)) = owner else { continue };
         let status = Status::parse(&r.status).ok_or_else(|| StoreError::Conflict(format!("未知状态 {}", r.status)))?;
-        tx.execute("UPDATE portal_applications SET status = ?, updated_at = ? WHERE id = ?", params![status.code(), now, app_id])?;
+        tx.execute(
+            "UPDATE portal_applications SET status = ?, updated_at = ? WHERE id = ?",
+            params![status.code(), now, app_id],
+        )?;
         let document = match &r.document {
             Some((file, _)) => {
                 let bytes = v.file(file).ok_or_else(|| StoreError::Conflict(format!("缺少文书文件 {file}")))?;
-                let checked = crate::files::check(file, bytes, true).map_err(|e| StoreError::Conflict(e.to_string()))?;
+                let checked =
+                    crate::files::check(file, bytes, true).map_err(|e| StoreError::Conflict(e.to_string()))?;
                 files.save(&checked, bytes).map_err(|e| StoreError::Conflict(e.to_string()))?;
                 Some(checked.sm3)
             }

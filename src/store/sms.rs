@@ -42,8 +42,7 @@ pub struct Sms {
     pub sent_at: Option<NaiveDateTime>,
 }
 
-const SMS_SELECT: &str =
-    "SELECT id, mobile, text, source, status, attempts, next_attempt_at, last_error, created_at, sent_at FROM sms_outbox";
+const SMS_SELECT: &str = "SELECT id, mobile, text, source, status, attempts, next_attempt_at, last_error, created_at, sent_at FROM sms_outbox";
 
 fn sms_from_row(r: &duckdb::Row<'_>) -> duckdb::Result<Sms> {
     Ok(Sms {
@@ -84,7 +83,8 @@ pub fn due(conn: &Connection, now: NaiveDateTime, limit: i64) -> StoreResult<Vec
 
 /// All messages of a status (or all), newest first.
 pub fn list(conn: &Connection, status: Option<&str>) -> StoreResult<Vec<Sms>> {
-    let mut s = conn.prepare(&format!("{SMS_SELECT} WHERE ?::VARCHAR IS NULL OR status = ? ORDER BY id DESC LIMIT 500"))?;
+    let mut s =
+        conn.prepare(&format!("{SMS_SELECT} WHERE ?::VARCHAR IS NULL OR status = ? ORDER BY id DESC LIMIT 500"))?;
     let rows = s.query_map(params![status, status], sms_from_row)?.collect::<Result<_, _>>()?;
     Ok(rows)
 }
@@ -133,7 +133,11 @@ pub fn retry(tx: &Transaction<'_>, now: NaiveDateTime, id: i64, actor: &Actor) -
     if n == 0 {
         return Err(StoreError::Conflict("该短信已发送或不存在".into()));
     }
-    append(tx, now, NewAudit { actor, action: "sms.retry", object: format!("短信 #{id}"), ok: true, detail: String::new() })
+    append(
+        tx,
+        now,
+        NewAudit { actor, action: "sms.retry", object: format!("短信 #{id}"), ok: true, detail: String::new() },
+    )
 }
 
 /// The SMS gateway settings.
@@ -164,5 +168,9 @@ pub fn set_gateway(tx: &Transaction<'_>, now: NaiveDateTime, g: &Gateway, actor:
         "INSERT OR REPLACE INTO sms_gateway (id, url, account, secret, signature, updated_at) VALUES (1, ?, ?, ?, ?, ?)",
         params![g.url, g.account, g.secret, g.signature, now],
     )?;
-    append(tx, now, NewAudit { actor, action: "sms.gateway", object: "短信网关".into(), ok: true, detail: g.url.clone() })
+    append(
+        tx,
+        now,
+        NewAudit { actor, action: "sms.gateway", object: "短信网关".into(), ok: true, detail: g.url.clone() },
+    )
 }

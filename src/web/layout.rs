@@ -3,8 +3,8 @@
 use maud::{DOCTYPE, Markup, html};
 
 use super::session::Ctx;
-use crate::domain::FieldErrors;
 use crate::config::Site;
+use crate::domain::FieldErrors;
 use crate::domain::user::{Permission, UserType};
 
 /// A menu group of the manual's left navigation, with the entries built so far.
@@ -62,10 +62,11 @@ const MENU: &[MenuGroup] = &[
 /// The portal's navigation.
 const PORTAL_MENU: &[MenuGroup] = &[
     MenuGroup {
-        label: "许可申请",
-        items: &[MenuItem { label: "我的申请", href: "/apply", needs: Permission::Apply }],
+        label: "许可申请", items: &[MenuItem { label: "我的申请", href: "/apply", needs: Permission::Apply }]
     },
-    MenuGroup { label: "活动备案", items: &[MenuItem { label: "我的备案", href: "/file", needs: Permission::File }] },
+    MenuGroup {
+        label: "活动备案", items: &[MenuItem { label: "我的备案", href: "/file", needs: Permission::File }]
+    },
     MenuGroup {
         label: "消息通知",
         items: &[MenuItem { label: "消息通知", href: "/notifications", needs: Permission::Notifications }],

@@ -7,8 +7,8 @@ pub mod error;
 mod exchange;
 mod filings;
 mod flows;
-mod materials;
 mod layout;
+mod materials;
 mod permits;
 mod portal;
 mod roles;
@@ -97,7 +97,7 @@ async fn healthz(State(app): State<AppState>) -> Response {
     let fatal = app.store.health().fatal();
     let probe = match &fatal {
         Some(_) => None,
-        None => app.store.read(|c| Ok(c.query_row("SELECT 1", [], |r| r.get::<_, i32>(0))?)).await.err(),
+        None => app.store.ping().await.err(),
     };
     let body = match (fatal, probe) {
         (None, None) => return (StatusCode::OK, axum::Json(serde_json::json!({ "status": "ok" }))).into_response(),

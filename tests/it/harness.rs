@@ -109,7 +109,11 @@ impl TestApp {
 
     /// Imports an application bundle with `events` from the trusted portal; panics unless it applies.
     pub fn import_events(&self, events: Vec<anxu::exchange::records::ApplicationEvent>, files: &[(String, Vec<u8>)]) {
-        let records = anxu::exchange::records::ApplicationRecords { applications: events, feedback: Vec::new(), filings: Vec::new() };
+        let records = anxu::exchange::records::ApplicationRecords {
+            applications: events,
+            feedback: Vec::new(),
+            filings: Vec::new(),
+        };
         let bytes = anxu::demo::next_bundle(&self.state, &self.portal, &records, files).unwrap();
         let outcome = anxu::demo::import(&self.state, bytes).unwrap();
         assert!(matches!(outcome, anxu::store::exchange::ImportOutcome::Applied(_)), "{outcome:?}");

@@ -12,6 +12,7 @@ mod materials;
 mod permits;
 mod roles;
 mod signin;
+mod sms;
 mod store;
 mod users;
 mod workflow;

@@ -6,7 +6,9 @@ use axum::Router;
 
 use super::AppState;
 
+mod outbox;
+
 /// The portal's pages.
 pub(super) fn routes() -> Router<AppState> {
-    Router::new()
+    Router::new().merge(outbox::routes())
 }
