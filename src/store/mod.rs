@@ -9,6 +9,7 @@ pub mod filings;
 pub mod materials;
 mod migrate;
 pub mod portal;
+pub mod portal_filings;
 pub mod roles;
 pub mod sessions;
 pub mod sms;

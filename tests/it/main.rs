@@ -10,6 +10,7 @@ mod harness;
 mod journey;
 mod materials;
 mod permits;
+mod portal_exchange;
 mod roles;
 mod signin;
 mod sms;

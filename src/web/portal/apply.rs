@@ -14,6 +14,7 @@ use maud::{Markup, html};
 
 use super::apply_details as details;
 use super::apply_form as form;
+use super::apply_upload as upload;
 use crate::clock::beijing;
 use crate::domain::activity::ActivityKind;
 use crate::domain::calendar::LEAD_TIME_DAYS;
@@ -39,7 +40,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/apply/files/{file_id}", get(download))
         .route("/apply/{portal_ref}", get(details::details))
         .route("/apply/{portal_ref}/edit", get(form::edit_form).post(form::update))
-        .route("/apply/{portal_ref}/upload", post(details::upload).layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT)))
+        .route("/apply/{portal_ref}/upload", post(upload::upload).layer(DefaultBodyLimit::max(UPLOAD_BODY_LIMIT)))
         .route("/apply/{portal_ref}/submit", post(details::submit))
         .route("/apply/{portal_ref}/withdraw", get(details::confirm_withdraw))
         .route("/apply/{portal_ref}/feedback", post(details::feedback))
@@ -219,12 +220,13 @@ fn encode_filename(name: &str) -> String {
 /// Reads stored bytes on a blocking thread; missing bytes answer 404.
 async fn read_bytes(app: &AppState, sm3: String) -> Result<Vec<u8>, AppError> {
     let files = app.files.clone();
-    tokio::task::spawn_blocking(move || files.read(&sm3)).await.map_err(|e| AppError::Internal(e.to_string()))?.ok_or_else(
-        || {
+    tokio::task::spawn_blocking(move || files.read(&sm3))
+        .await
+        .map_err(|e| AppError::Internal(e.to_string()))?
+        .ok_or_else(|| {
             tracing::warn!("portal file metadata without bytes on disk");
             AppError::NotFound
-        },
-    )
+        })
 }
 
 /// `GET /apply/files/{file_id}`: one of one's own uploaded files.

@@ -191,7 +191,11 @@ impl ApplicationForm {
             e.push("end_at", "结束时间应晚于开始时间");
         }
         let sessions = e.take(parse_count("sessions", "场次", &self.sessions).and_then(|n| {
-            if n > SESSIONS_MAX { Err(FieldError::new("sessions", format!("场次不能超过 {SESSIONS_MAX}"))) } else { Ok(n) }
+            if n > SESSIONS_MAX {
+                Err(FieldError::new("sessions", format!("场次不能超过 {SESSIONS_MAX}")))
+            } else {
+                Ok(n)
+            }
         }));
         let attendance = e.take(Attendance::parse("attendance", &self.attendance)).map(Attendance::get);
         if let Some(att) = attendance {
@@ -230,7 +234,7 @@ impl ApplicationForm {
             _ => {}
         }
 
-        let record = (|| {
+        let record = (|| -> Option<ApplicationRecord> {
             let venue = VenueRecord {
                 name: venue_name?,
                 region: venue_region?.get(),
@@ -403,9 +407,7 @@ pub(super) async fn create(
 
 /// Why the application cannot be changed now, if so.
 fn locked(status: &str) -> Option<String> {
-    (!portal::editable(status)).then(|| {
-        format!("申请当前为「{}」状态，不能修改。", super::apply::status_label(status))
-    })
+    (!portal::editable(status)).then(|| format!("申请当前为「{}」状态，不能修改。", super::apply::status_label(status)))
 }
 
 pub(super) async fn edit_form(
@@ -419,8 +421,12 @@ pub(super) async fn edit_form(
     let form = ApplicationForm::from_record(&a.data);
     let message = locked(&a.status);
     let status = if message.is_some() { StatusCode::CONFLICT } else { StatusCode::OK };
-    let view =
-        FormView { portal_ref: Some(&portal_ref), form: &form, errors: &FieldErrors::default(), message: message.as_deref() };
+    let view = FormView {
+        portal_ref: Some(portal_ref.as_str()),
+        form: &form,
+        errors: &FieldErrors::default(),
+        message: message.as_deref(),
+    };
     Ok(respond(status, form_page(&app, &ctx, &unit, view)))
 }
 
@@ -434,11 +440,11 @@ pub(super) async fn update(
     let a = load(&app, &ctx, &portal_ref).await?;
     let (rules, unit) = context(&app, &ctx).await?;
     let refuse = |status: StatusCode, errors: &FieldErrors, message: Option<&str>| {
-        let view = FormView { portal_ref: Some(&portal_ref), form: &form, errors, message };
+        let view = FormView { portal_ref: Some(portal_ref.as_str()), form: &form, errors, message };
         respond(status, form_page(&app, &ctx, &unit, view))
     };
     if let Some(m) = locked(&a.status) {
-        return Ok(refuse(StatusCode::CONFLICT, &FieldErrors::default(), Some(&m)));
+        return Ok(refuse(StatusCode::CONFLICT, &FieldErrors::default(), Some(m.as_str())));
     }
     let record = match form.parse(&app.regions, &rules, &unit, beijing_now(&app)) {
         Ok(r) => r,
@@ -447,7 +453,7 @@ pub(super) async fn update(
     let (now, uid, r) = (app.clock.now(), ctx.user.id, portal_ref.clone());
     match app.store.write(move |tx| portal::update_draft(tx, now, uid, &r, &record)).await {
         Ok(()) => Ok(saved(&ctx, &portal_ref)),
-        Err(StoreError::Conflict(m)) => Ok(refuse(StatusCode::CONFLICT, &FieldErrors::default(), Some(&m))),
+        Err(StoreError::Conflict(m)) => Ok(refuse(StatusCode::CONFLICT, &FieldErrors::default(), Some(m.as_str()))),
         Err(e) => Err(e.into()),
     }
 }
@@ -530,7 +536,8 @@ mod tests {
         let none = ApplicationForm { agency: String::new(), risk_grade: String::new(), ..good() };
         assert!(parse(&none).unwrap().assessments.is_empty());
         let empty = parse(&ApplicationForm::default()).unwrap_err();
-        for field in ["name", "kind", "region1", "venue_name", "venue_address", "venue_region", "capacity", "start_at"] {
+        for field in ["name", "kind", "region1", "venue_name", "venue_address", "venue_region", "capacity", "start_at"]
+        {
             assert!(empty.get(field).is_some(), "{field}");
         }
     }

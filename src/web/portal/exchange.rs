@@ -253,13 +253,12 @@ async fn import(
     let Ok(mut form) = form else { return refused(&app, &ctx, NO_FILE).await };
     let mut bytes: Option<Vec<u8>> = None;
     loop {
-        let field = match form.next_field().await {
+        let mut field = match form.next_field().await {
             Ok(Some(field)) => field,
             Ok(None) => break,
             Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(AppError::TooLarge),
             Err(_) => return refused(&app, &ctx, BAD_UPLOAD).await,
         };
-        let mut field = field;
         if field.name() != Some("bundle") {
             continue;
         }

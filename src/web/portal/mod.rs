@@ -6,9 +6,12 @@ use axum::Router;
 
 use super::AppState;
 
+mod exchange;
+mod filing;
+mod notify;
 mod outbox;
 
 /// The portal's pages.
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().merge(outbox::routes())
+    Router::new().merge(outbox::routes()).merge(filing::routes()).merge(notify::routes()).merge(exchange::routes())
 }

@@ -157,7 +157,9 @@ async fn register(
 ) -> Result<Response, AppError> {
     let token = form_token(&headers);
     let mut errors = FieldErrors::default();
-    let refuse = |errors: &FieldErrors| with_cookie(&app, &token, StatusCode::UNPROCESSABLE_ENTITY, register_page(&token, &f, errors));
+    let refuse = |errors: &FieldErrors| {
+        with_cookie(&app, &token, StatusCode::UNPROCESSABLE_ENTITY, register_page(&token, &f, errors))
+    };
     let Some(p) = f.parse(&app, &mut errors) else { return Ok(refuse(&errors)) };
     let password = f.password.clone();
     let password_hash = tokio::task::spawn_blocking(move || auth::hash_password(&password))
