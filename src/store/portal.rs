@@ -313,7 +313,7 @@ pub fn submit(
             PortalEvent::Withdraw => Action::Withdraw,
         };
         // The portal does not track approval steps; the intranet's state machine has the last word.
-        let steps = u32::from(status == Status::InApproval);
+        let steps = u32::from(matches!(status, Status::InApproval | Status::ApprovalReturned));
         let progress = Progress { status, step: (status == Status::InApproval).then_some(0), steps };
         workflow::apply(progress, &action).map_err(|e| StoreError::Conflict(e.to_string()))?.status
     };

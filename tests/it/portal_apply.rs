@@ -49,7 +49,7 @@ async fn register(app: &TestApp, fields: &[(&str, &str)]) -> Resp {
     let token = set_cookie_value(&form.headers, "anxu_login_csrf").expect("registration CSRF cookie");
     assert!(form.has(&format!("form[action='/register'] input[name=csrf][value='{token}']")));
     let mut all = fields.to_vec();
-    all.push(("csrf", &token));
+    all.push(("csrf", token.as_str()));
     let req = Request::builder()
         .method("POST")
         .uri("/register")

@@ -6,12 +6,23 @@ use axum::Router;
 
 use super::AppState;
 
+mod apply;
+mod apply_details;
+mod apply_form;
+mod apply_upload;
 mod exchange;
 mod filing;
 mod notify;
 mod outbox;
+mod register;
 
 /// The portal's pages.
 pub(super) fn routes() -> Router<AppState> {
-    Router::new().merge(outbox::routes()).merge(filing::routes()).merge(notify::routes()).merge(exchange::routes())
+    Router::new()
+        .merge(outbox::routes())
+        .merge(filing::routes())
+        .merge(notify::routes())
+        .merge(exchange::routes())
+        .merge(register::routes())
+        .merge(apply::routes())
 }
