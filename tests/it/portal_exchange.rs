@@ -150,6 +150,16 @@ async fn a_filing_with_its_attachments_is_exported_in_a_bundle_that_verifies_and
     assert_eq!(anxu::demo::import(&intranet.state, bytes).unwrap(), ImportOutcome::Applied(vec![1]));
     assert_eq!(intranet.scalar("SELECT count(*) FROM filings WHERE portal_ref = 'F-000001'").await, 1);
     assert_eq!(intranet.scalar("SELECT count(*) FROM filing_files").await, 2);
+    // …and it shows up in 备案管理 with both attachments.
+    let officer = intranet.login_as("hz_admin").await;
+    let list = officer.get("/filings").await;
+    assert_eq!(list.status, StatusCode::OK);
+    let id = intranet.scalar("SELECT id FROM filings WHERE portal_ref = 'F-000001'").await;
+    assert!(list.has(&format!("a[href='/filings/{id}']")), "{}", list.body);
+    let details = officer.get(&format!("/filings/{id}")).await;
+    assert_eq!(details.status, StatusCode::OK);
+    let links = details.html().select(&scraper::Selector::parse("a[href^='/filings/files/']").unwrap()).count();
+    assert_eq!(links, 2, "{}", details.body);
 }
 
 #[tokio::test]
