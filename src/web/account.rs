@@ -14,6 +14,7 @@ use super::layout::{FieldExtra, bare_page, csrf_field, menu_for, notice, page, t
 use super::session::{Ctx, LOGIN_CSRF_COOKIE, SESSION_COOKIE, cookie, set_cookie, source};
 use crate::auth;
 use crate::clock::beijing;
+use crate::config::Site;
 use crate::domain::FieldErrors;
 use crate::domain::user::UserType;
 use crate::store::sessions::{self, LoginOutcome};
@@ -61,6 +62,7 @@ async fn home(ctx: Ctx) -> Markup {
 struct LoginQuery {
     next: Option<String>,
     expired: Option<String>,
+    registered: Option<String>,
 }
 
 /// Only local paths are followed after sign-in.
@@ -73,12 +75,12 @@ fn safe_next(next: Option<&str>) -> String {
     }
 }
 
-fn login_page(token: &str, next: &str, login: &str, message: Option<&str>, info: Option<&str>) -> Markup {
+fn login_page(site: Site, token: &str, next: &str, login: &str, message: Option<&str>, info: Option<&str>) -> Markup {
     bare_page(
         "登录",
         html! {
             div.card.login-card {
-                h1 { "安许 · 审批内网" }
+                h1 { @match site { Site::Intranet => "安许 · 审批内网", Site::Portal => "安许 · 外网门户" } }
                 p.subtitle { "大型群众性活动安全许可系统" }
                 (notice(info))
                 @if let Some(m) = message { div.form-error role="alert" { (m) } }
@@ -91,6 +93,9 @@ fn login_page(token: &str, next: &str, login: &str, message: Option<&str>, info:
                         FieldExtra { required: true, maxlength: Some(64), autocomplete: Some("current-password"), hint: None }))
                     button.primary type="submit" { "登录" }
                 }
+                @if site == Site::Portal {
+                    p.hint { "承办方、政府单位首次使用请先 " a href="/register" { "注册" } "。" }
+                }
             }
         },
     )
@@ -98,8 +103,12 @@ fn login_page(token: &str, next: &str, login: &str, message: Option<&str>, info:
 
 async fn login_form(State(app): State<AppState>, headers: HeaderMap, Query(q): Query<LoginQuery>) -> Response {
     let token = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_else(auth::random_token);
-    let info = q.expired.is_some().then_some("会话已结束（超时、冻结或已在别处退出），请重新登录。");
-    let body = login_page(&token, &safe_next(q.next.as_deref()), "", None, info);
+    let info = if q.expired.is_some() {
+        Some("会话已结束（超时、冻结或已在别处退出），请重新登录。")
+    } else {
+        q.registered.is_some().then_some("注册成功，请登录。")
+    };
+    let body = login_page(app.config.site, &token, &safe_next(q.next.as_deref()), "", None, info);
     let c = set_cookie(LOGIN_CSRF_COOKIE, &token, "/", None, app.config.secure_cookies);
     ([(header::SET_COOKIE, c)], body).into_response()
 }
@@ -122,7 +131,8 @@ async fn login(
     let token = cookie(&headers, LOGIN_CSRF_COOKIE).unwrap_or_default();
     let next = safe_next(f.next.as_deref());
     let refuse = |msg: &str| {
-        (StatusCode::UNAUTHORIZED, login_page(&token, &next, f.login_name.trim(), Some(msg), None)).into_response()
+        (StatusCode::UNAUTHORIZED, login_page(app.config.site, &token, &next, f.login_name.trim(), Some(msg), None))
+            .into_response()
     };
     if f.login_name.trim().is_empty() || f.password.is_empty() {
         return Ok(refuse("请输入登录用户名和密码"));

@@ -123,7 +123,8 @@ async fn an_application_from_the_portal_to_a_permit_and_back() {
     let intranet_key = intranet.state.key.public().to_hex();
     let r = hz_admin.post_form("/exchange/keys", &[("public_key", portal_key.as_str()), ("label", "外网门户")]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
-    let r = portal_admin.post_form("/exchange/keys", &[("public_key", intranet_key.as_str()), ("label", "公安内网")]).await;
+    let r =
+        portal_admin.post_form("/exchange/keys", &[("public_key", intranet_key.as_str()), ("label", "公安内网")]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
 
     // An organizer registers and applies.
@@ -156,7 +157,9 @@ async fn an_application_from_the_portal_to_a_permit_and_back() {
     let portal_ref = r.location().trim_start_matches("/apply/").split('?').next().unwrap().to_string();
     for kind in ["legal_entity", "activity_plan", "security_plan", "venue_consent", "risk_assessment"] {
         let path = format!("/apply/{portal_ref}/upload");
-        let r = org.post_multipart(&path, &[("kind", kind)], &[("file", &format!("{kind}.pdf"), anxu::demo::SAMPLE_PDF)]).await;
+        let r = org
+            .post_multipart(&path, &[("kind", kind)], &[("file", &format!("{kind}.pdf"), anxu::demo::SAMPLE_PDF)])
+            .await;
         assert!(r.status == StatusCode::SEE_OTHER || r.status == StatusCode::OK, "{kind}: {}", r.body);
     }
     let r = org.post_form(&format!("/apply/{portal_ref}/submit"), &[("event", "submit")]).await;
@@ -217,7 +220,8 @@ async fn an_application_from_the_portal_to_a_permit_and_back() {
     assert_eq!(anxu::sms_delivery::deliver_due(&portal.state).await.unwrap(), 0);
     let bodies = gw.bodies.lock().unwrap().clone();
     assert_eq!(bodies.len(), 6, "three failed attempts, three deliveries");
-    let delivered: Vec<String> = bodies[3..].iter().map(|b| b["content"].as_str().unwrap_or_default().to_string()).collect();
+    let delivered: Vec<String> =
+        bodies[3..].iter().map(|b| b["content"].as_str().unwrap_or_default().to_string()).collect();
     for text in &delivered {
         assert!(text.starts_with("【浙江公安】") && text.contains("钱塘江烟花晚会"), "{text}");
         assert_eq!(bodies[3..].iter().filter(|b| b["mobile"] == "13911112222").count(), 3);

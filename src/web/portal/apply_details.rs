@@ -414,7 +414,7 @@ pub(super) async fn confirm_withdraw(
 ) -> Result<Response, AppError> {
     let portal_ref = ref_from(path)?;
     let l = load_all(&app, &ctx, &portal_ref).await?;
-    if !l.status().is_some_and(|s| !s.is_final()) {
+    if l.status().is_none_or(|s| s.is_final()) {
         let m = format!("申请当前为「{}」状态，不能撤回。", status_label(&l.a.status));
         return Ok(respond(
             StatusCode::CONFLICT,
