@@ -4,8 +4,8 @@
 use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+
+use axum::response::Response;
 use axum::routing::get;
 use chrono::{NaiveDate, NaiveDateTime};
 use maud::{Markup, html};
@@ -295,19 +295,6 @@ async fn details(
 
 // ---- downloads ----
 
-/// RFC 5987 percent-encoding of a file name for `filename*=UTF-8''…`.
-fn encode_filename(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() * 3);
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 async fn file(
     State(app): State<AppState>,
     ctx: Ctx,
@@ -317,24 +304,13 @@ async fn file(
     let id = id_from(path)?;
     let scope = app.regions.path_key(ctx.user.region);
     let (name, mime, sm3) = app.store.read(move |c| filings::file_in_scope(c, id, &scope)).await?;
-    let files = app.files.clone();
-    let bytes = tokio::task::spawn_blocking(move || files.read(&sm3))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .ok_or_else(|| {
-            tracing::warn!(file_id = id, "filing attachment metadata without bytes on disk");
-            AppError::NotFound
-        })?;
-    let content_type =
-        HeaderValue::from_str(&mime).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
-    let disposition = HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{}", encode_filename(&name)))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    Ok(([(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+    super::download::attachment(&app, &name, &mime, sm3).await
 }
 
 #[cfg(test)]
 mod tests {
-    use super::{encode_filename, size_label};
+    use super::size_label;
+    use crate::web::download::encode_filename;
 
     #[test]
     fn names_and_sizes_for_people() {

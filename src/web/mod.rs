@@ -3,6 +3,7 @@
 mod account;
 mod audit;
 mod calendar;
+mod download;
 pub mod error;
 mod exchange;
 mod filings;

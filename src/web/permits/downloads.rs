@@ -3,8 +3,8 @@
 
 use axum::extract::rejection::PathRejection;
 use axum::extract::{Path, State};
-use axum::http::{HeaderValue, header};
-use axum::response::{IntoResponse, Response};
+
+use axum::response::Response;
 use maud::Markup;
 
 use super::id_from;
@@ -13,19 +13,6 @@ use crate::store::{activities, workflow};
 use crate::web::AppState;
 use crate::web::error::AppError;
 use crate::web::session::Ctx;
-
-/// RFC 5987 percent-encoding of a file name for `filename*=UTF-8''…`.
-fn encode_filename(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() * 3);
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
 
 pub(super) async fn file(
     State(app): State<AppState>,
@@ -36,19 +23,7 @@ pub(super) async fn file(
     let id = id_from(path)?;
     let scope = app.regions.path_key(ctx.user.region);
     let (name, mime, sm3) = app.store.read(move |c| activities::file_in_scope(c, id, &scope)).await?;
-    let files = app.files.clone();
-    let bytes = tokio::task::spawn_blocking(move || files.read(&sm3))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .ok_or_else(|| {
-            tracing::warn!(file_id = id, "attachment metadata without bytes on disk");
-            AppError::NotFound
-        })?;
-    let content_type =
-        HeaderValue::from_str(&mime).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
-    let disposition = HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{}", encode_filename(&name)))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    Ok(([(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+    crate::web::download::attachment(&app, &name, &mime, sm3).await
 }
 
 pub(super) async fn document(
@@ -65,7 +40,7 @@ pub(super) async fn document(
 
 #[cfg(test)]
 mod tests {
-    use super::encode_filename;
+    use crate::web::download::encode_filename;
 
     #[test]
     fn file_names_are_percent_encoded() {

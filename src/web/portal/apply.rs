@@ -6,7 +6,7 @@
 use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::{HeaderValue, header};
+use axum::http::header;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
@@ -204,19 +204,6 @@ async fn list(
     ))
 }
 
-/// RFC 5987 percent-encoding of a file name for `filename*=UTF-8''…`.
-fn encode_filename(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() * 3);
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
-}
-
 /// Reads stored bytes on a blocking thread; missing bytes answer 404.
 async fn read_bytes(app: &AppState, sm3: String) -> Result<Vec<u8>, AppError> {
     let files = app.files.clone();
@@ -240,12 +227,7 @@ async fn download(
     let id = positive_id(&raw)?;
     let uid = ctx.user.id;
     let f = app.store.read(move |c| portal::file_of_user(c, uid, id)).await?;
-    let bytes = read_bytes(&app, f.sm3.clone()).await?;
-    let content_type =
-        HeaderValue::from_str(&f.mime).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
-    let disposition = HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{}", encode_filename(&f.name)))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    Ok(([(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+    crate::web::download::attachment(&app, &f.name, &f.mime, f.sm3.clone()).await
 }
 
 /// `GET /apply/{ref}/document/{notification_id}`: the decision document of a notification of one's application.
@@ -296,6 +278,6 @@ mod tests {
         for bad in ["", "../x", "P 1", "P%2F1"] {
             assert!(ref_from(Ok(Path(bad.into()))).is_err(), "{bad:?}");
         }
-        assert_eq!(encode_filename("方案 a.pdf"), "%E6%96%B9%E6%A1%88%20a.pdf");
+        assert_eq!(crate::web::download::encode_filename("方案 a.pdf"), "%E6%96%B9%E6%A1%88%20a.pdf");
     }
 }

@@ -12,7 +12,7 @@ use axum::Router;
 use axum::extract::multipart::{Field, MultipartError, MultipartRejection};
 use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{HeaderValue, StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::get;
 use chrono::{NaiveDateTime, TimeDelta};
@@ -81,19 +81,6 @@ fn size_label(bytes: i64) -> String {
         b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
         b => format!("{:.1} MB", b as f64 / 1024.0 / 1024.0),
     }
-}
-
-/// RFC 5987 percent-encoding of a file name for `filename*=UTF-8''…`.
-fn encode_filename(name: &str) -> String {
-    let mut out = String::with_capacity(name.len() * 3);
-    for b in name.bytes() {
-        if b.is_ascii_alphanumeric() || matches!(b, b'-' | b'.' | b'_' | b'~') {
-            out.push(b as char);
-        } else {
-            out.push_str(&format!("%{b:02X}"));
-        }
-    }
-    out
 }
 
 /// A filing reference from the path (`F-000001`); anything else is "not found".
@@ -278,20 +265,7 @@ async fn download(
                 .ok_or(crate::store::StoreError::NotFound)
         })
         .await?;
-    let files = app.files.clone();
-    let sm3 = file.sm3.clone();
-    let bytes = tokio::task::spawn_blocking(move || files.read(&sm3))
-        .await
-        .map_err(|e| AppError::Internal(e.to_string()))?
-        .ok_or_else(|| {
-            tracing::warn!(file_id, "portal filing attachment metadata without bytes on disk");
-            AppError::NotFound
-        })?;
-    let content_type =
-        HeaderValue::from_str(&file.mime).unwrap_or_else(|_| HeaderValue::from_static("application/octet-stream"));
-    let disposition = HeaderValue::from_str(&format!("attachment; filename*=UTF-8''{}", encode_filename(&file.name)))
-        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
-    Ok(([(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, disposition)], bytes).into_response())
+    crate::web::download::attachment(&app, &file.name, &file.mime, file.sm3.clone()).await
 }
 
 // ---- the form ----
