@@ -104,13 +104,30 @@ pub fn is_fatal_message(msg: &str) -> bool {
     msg.contains("FATAL Error") || msg.contains("database has been invalidated") || msg.contains("INTERNAL Error")
 }
 
-/// The store handle; cheap to clone.
+/// The store handle; cheap to clone. When the last clone is dropped, the connections close and the writer thread
+/// is joined, so that the database file is closed (and may be opened again) once the store is gone.
 #[derive(Clone)]
 pub struct Store {
     writer: std::sync::mpsc::Sender<Job>,
     readers: Arc<Mutex<Vec<Connection>>>,
     base: Arc<Mutex<Connection>>,
     health: Health,
+    // Declared last: dropped after the fields above, so the writer's channel is closed when it joins the thread.
+    _closer: Arc<Closer>,
+}
+
+/// Joins the writer thread when the last store handle goes.
+struct Closer(Mutex<Option<std::thread::JoinHandle<()>>>);
+
+impl Drop for Closer {
+    fn drop(&mut self) {
+        let handle = self.0.get_mut().ok().and_then(Option::take);
+        if let Some(h) = handle
+            && h.thread().id() != std::thread::current().id()
+        {
+            let _ = h.join();
+        }
+    }
 }
 
 impl Store {
@@ -126,7 +143,7 @@ impl Store {
         conn.execute_batch("SET enable_external_access = false; SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;")?;
         let base = conn.try_clone()?;
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
-        std::thread::Builder::new()
+        let handle = std::thread::Builder::new()
             .name("anxu-writer".into())
             .spawn(move || {
                 let mut conn = conn;
@@ -140,6 +157,7 @@ impl Store {
             readers: Arc::new(Mutex::new(Vec::new())),
             base: Arc::new(Mutex::new(base)),
             health: Health::new(),
+            _closer: Arc::new(Closer(Mutex::new(Some(handle)))),
         })
     }
 
