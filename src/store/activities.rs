@@ -346,7 +346,10 @@ pub fn details(conn: &Connection, id: i64) -> StoreResult<ActivityDetails> {
                         WHERE starts_with(b.path, g.path) ORDER BY length(g.path) DESC LIMIT 1)
          SELECT k.name FROM material_kinds k, owner
          WHERE k.region = owner.region AND k.required
-           AND k.code NOT IN (SELECT kind FROM materials WHERE activity_id = $1)
+           AND k.code NOT IN (SELECT kind FROM materials WHERE activity_id = $1
+                              UNION ALL
+                              -- the risk assessment report arrives with its assessment
+                              SELECT 'risk_assessment' FROM assessments WHERE activity_id = $1 AND file_id IS NOT NULL)
          ORDER BY k.position",
     )?;
     d.missing_materials = s.query_map([id], |r| r.get(0))?.collect::<Result<_, _>>()?;

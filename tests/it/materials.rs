@@ -46,8 +46,8 @@ async fn a_city_inherits_the_provinces_list_saves_its_own_and_resets() {
     let keyuan = app.login_as("xh_keyuan").await;
     let details = keyuan.get(&format!("/permits/{id}")).await;
     assert_eq!(details.status, StatusCode::OK);
-    // The province's list requires the risk assessment as a material; the application sent it as an assessment.
-    assert_eq!(materials_line(&details), "尚缺必需材料：安全风险评估报告");
+    // The province's list requires the risk assessment; the application sent it with its assessment, which counts.
+    assert_eq!(materials_line(&details), "必需材料齐全");
 
     let hz = app.login_as("hz_admin").await;
     let page = hz.get("/config/materials").await;
@@ -136,7 +136,7 @@ async fn a_city_inherits_the_provinces_list_saves_its_own_and_resets() {
     assert_eq!(names(&page).len(), 8);
     assert!(!page.has("#materials-reset"));
     let details = keyuan.get(&format!("/permits/{id}")).await;
-    assert_eq!(materials_line(&details), "尚缺必需材料：安全风险评估报告");
+    assert_eq!(materials_line(&details), "必需材料齐全");
     assert_eq!(
         app.scalar("SELECT count(*) FROM audit_log WHERE action = 'materials.reset' AND actor_login = 'hz_admin'")
             .await,
