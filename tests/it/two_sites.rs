@@ -171,9 +171,31 @@ async fn an_application_from_the_portal_to_a_permit_and_back() {
     assert_eq!(intranet.scalar(&format!("SELECT count(*) FROM materials WHERE activity_id = {id}")).await, 4);
     let keyuan = intranet.login_as("xh_keyuan").await;
     decide(&keyuan, &format!("/permits/{id}/pre-review"), "pass").await;
+    // A site survey with one rectification opinion.
+    let survey_date = (intranet.clock.now() + TimeDelta::hours(8)).date().to_string();
+    let fields = [
+        ("survey_date", survey_date.as_str()),
+        ("surveyors", "张警官、李警官"),
+        ("report", "观景带护栏高度不足。"),
+        ("rectifications", "加高临江护栏至 1.2 米"),
+    ];
+    let r = keyuan.post_multipart(&format!("/permits/{id}/survey"), &fields, &[]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
 
     // Back to the portal: the organizer is notified at once and the SMS is queued.
     intranet_to_portal(&hz_admin, &intranet, &portal_admin).await;
+    // The organizer answers the rectification opinion.
+    let rect = portal
+        .scalar(&format!("SELECT rectification_id FROM portal_rectifications WHERE portal_ref = '{portal_ref}'"))
+        .await;
+    let rect_id = rect.to_string();
+    let r = org
+        .post_form(
+            &format!("/apply/{portal_ref}/feedback"),
+            &[("rectification_id", rect_id.as_str()), ("feedback", "护栏已加高至 1.2 米")],
+        )
+        .await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     let notes = org.get("/notifications").await;
     assert!(notes.body.contains("初审通过"), "{}", notes.body);
     assert_eq!(portal.scalar("SELECT count(*) FROM sms_outbox").await, 1);
@@ -182,6 +204,10 @@ async fn an_application_from_the_portal_to_a_permit_and_back() {
     let r = org.post_form(&format!("/apply/{portal_ref}/submit"), &[("event", "submit_for_acceptance")]).await;
     assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
     portal_to_intranet(&portal_admin, &portal, &hz_admin).await;
+    assert_eq!(
+        intranet.text(&format!("SELECT feedback FROM rectifications WHERE id = {rect}")).await,
+        "护栏已加高至 1.2 米"
+    );
     decide(&keyuan, &format!("/permits/{id}/accept"), "accept").await;
     intranet_to_portal(&hz_admin, &intranet, &portal_admin).await;
     let kezhang = intranet.login_as("xh_kezhang").await;
