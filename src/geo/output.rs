@@ -36,7 +36,7 @@ fn push_fixed(out: &mut String, q: i64) {
     let mut frac = a % 100_000;
     if frac != 0 {
         let mut digits: usize = 5;
-        while frac % 10 == 0 {
+        while frac.is_multiple_of(10) {
             frac /= 10;
             digits -= 1;
         }
@@ -115,7 +115,8 @@ mod tests {
 
     #[test]
     fn fixed_point_numbers() {
-        let cases = [(12_015_869, "120.15869"), (3_020_000, "30.2"), (12_100_000, "121"), (-50_000, "-0.5"), (1, "0.00001")];
+        let cases =
+            [(12_015_869, "120.15869"), (3_020_000, "30.2"), (12_100_000, "121"), (-50_000, "-0.5"), (1, "0.00001")];
         for (q, text) in cases {
             let mut s = String::new();
             push_fixed(&mut s, q);

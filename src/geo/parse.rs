@@ -79,9 +79,8 @@ fn feature(value: &Value) -> Result<Coordinates<'_>, GeoError> {
 
 fn geometry(value: &Value) -> Result<Coordinates<'_>, GeoError> {
     let kind = type_of(value)?;
-    let coordinates = || {
-        value.get("coordinates").ok_or_else(|| GeoError::Malformed(format!("{kind} without \"coordinates\"")))
-    };
+    let coordinates =
+        || value.get("coordinates").ok_or_else(|| GeoError::Malformed(format!("{kind} without \"coordinates\"")));
     match kind {
         "Polygon" => Ok(Coordinates::Polygon(coordinates()?)),
         "MultiPolygon" => Ok(Coordinates::MultiPolygon(coordinates()?)),
@@ -189,7 +188,8 @@ impl Place {
 /// Validated rings into a `MultiPolygon` (rings are closed already, so `Polygon::new` changes nothing); `-0.0`
 /// becomes `0.0`.
 fn into_multipolygon(raw: RawPolygons) -> MultiPolygon<f64> {
-    let ring = |r: Vec<Coord<f64>>| LineString::new(r.into_iter().map(|c| Coord { x: c.x + 0.0, y: c.y + 0.0 }).collect());
+    let ring =
+        |r: Vec<Coord<f64>>| LineString::new(r.into_iter().map(|c| Coord { x: c.x + 0.0, y: c.y + 0.0 }).collect());
     MultiPolygon::new(
         raw.into_iter()
             .map(|rings| {

@@ -16,11 +16,10 @@ use std::collections::{HashMap, HashSet};
 
 use ::geo::{Coord, LineString, MultiPolygon, Polygon};
 
+use super::crossing::crossing_arcs;
+
 /// How often an arc's tolerance is halved before the arc is kept as it was.
 pub const MAX_HALVINGS: u32 = 10;
-
-/// The conflict search grid has this many cells along the longer side of the layer's bounding box.
-const GRID_CELLS: f64 = 256.0;
 
 /// What [`simplify_rings`] did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -139,96 +138,6 @@ pub fn douglas_peucker(points: &[Coord<f64>], tolerance: f64) -> Vec<Coord<f64>>
     points.iter().zip(&keep).filter(|(_, k)| **k).map(|(p, _)| *p).collect()
 }
 
-fn orient(a: Coord<f64>, b: Coord<f64>, c: Coord<f64>) -> i8 {
-    let v = (b.x - a.x) * (c.y - a.y) - (b.y - a.y) * (c.x - a.x);
-    if v > 0.0 {
-        1
-    } else if v < 0.0 {
-        -1
-    } else {
-        0
-    }
-}
-
-/// `c` lies in the bounding box of `ab`.
-fn on_box(a: Coord<f64>, b: Coord<f64>, c: Coord<f64>) -> bool {
-    a.x.min(b.x) <= c.x && c.x <= a.x.max(b.x) && a.y.min(b.y) <= c.y && c.y <= a.y.max(b.y)
-}
-
-/// Segments `ab` and `cd` meet anywhere except at one shared end point where they merely touch.
-fn segments_conflict(a: Coord<f64>, b: Coord<f64>, c: Coord<f64>, d: Coord<f64>) -> bool {
-    if (a == c && b == d) || (a == d && b == c) {
-        return true;
-    }
-    let (o1, o2, o3, o4) = (orient(a, b, c), orient(a, b, d), orient(c, d, a), orient(c, d, b));
-    if a == c || a == d || b == c || b == d {
-        // Only a collinear overlap beyond the shared end point conflicts.
-        if o1 != 0 || o2 != 0 {
-            return false;
-        }
-        let other_cd = if c == a || c == b { d } else { c };
-        let other_ab = if a == c || a == d { b } else { a };
-        return on_box(a, b, other_cd) || on_box(c, d, other_ab);
-    }
-    if o1 != o2 && o3 != o4 && o1 != 0 && o2 != 0 && o3 != 0 && o4 != 0 {
-        return true;
-    }
-    (o1 == 0 && on_box(a, b, c))
-        || (o2 == 0 && on_box(a, b, d))
-        || (o3 == 0 && on_box(c, d, a))
-        || (o4 == 0 && on_box(c, d, b))
-}
-
-/// Marks the arcs with a segment that crosses or overlaps another segment (of any arc, itself included), or that
-/// folded onto a single point.
-fn crossing_arcs(arcs: &[Vec<Coord<f64>>]) -> Vec<bool> {
-    let mut bad = vec![false; arcs.len()];
-    let mut segs: Vec<(usize, Coord<f64>, Coord<f64>)> = Vec::new();
-    for (a, points) in arcs.iter().enumerate() {
-        for w in points.windows(2) {
-            if let [p, q] = w {
-                segs.push((a, *p, *q));
-            }
-        }
-    }
-    let (mut min_x, mut min_y, mut max_x, mut max_y) = (f64::INFINITY, f64::INFINITY, f64::NEG_INFINITY, f64::NEG_INFINITY);
-    for &(a, p, q) in &segs {
-        if p == q {
-            bad[a] = true;
-        }
-        min_x = min_x.min(p.x).min(q.x);
-        min_y = min_y.min(p.y).min(q.y);
-        max_x = max_x.max(p.x).max(q.x);
-        max_y = max_y.max(p.y).max(q.y);
-    }
-    let mut cell = (max_x - min_x).max(max_y - min_y) / GRID_CELLS;
-    if !(cell > 0.0 && cell.is_finite()) {
-        cell = 1.0;
-    }
-    let index = |v: f64, min: f64| ((v - min) / cell).floor() as i64;
-    let mut grid: HashMap<(i64, i64), Vec<usize>> = HashMap::new();
-    for (k, &(_, p, q)) in segs.iter().enumerate() {
-        for gx in index(p.x.min(q.x), min_x)..=index(p.x.max(q.x), min_x) {
-            for gy in index(p.y.min(q.y), min_y)..=index(p.y.max(q.y), min_y) {
-                grid.entry((gx, gy)).or_default().push(k);
-            }
-        }
-    }
-    for ks in grid.values() {
-        for (i, &k1) in ks.iter().enumerate() {
-            let Some(&(a1, p1, q1)) = segs.get(k1) else { continue };
-            for &k2 in ks.iter().skip(i + 1) {
-                let Some(&(a2, p2, q2)) = segs.get(k2) else { continue };
-                if (!bad[a1] || !bad[a2]) && segments_conflict(p1, q1, p2, q2) {
-                    bad[a1] = true;
-                    bad[a2] = true;
-                }
-            }
-        }
-    }
-    bad
-}
-
 /// Concatenates a ring's arcs (each in the ring's direction) into a closed ring.
 fn rebuild(refs: &[(usize, bool)], current: &[Vec<Coord<f64>>]) -> Vec<Coord<f64>> {
     let mut out: Vec<Coord<f64>> = Vec::new();
@@ -247,7 +156,8 @@ fn rebuild(refs: &[(usize, bool)], current: &[Vec<Coord<f64>>]) -> Vec<Coord<f64
 /// The pieces of one open ring between consecutive junctions (each piece includes both junctions); a ring without
 /// junctions is one closed piece starting at its smallest point.
 fn pieces(ring: &[Coord<f64>], junctions: &HashSet<Key>) -> Vec<Vec<Coord<f64>>> {
-    let js: Vec<usize> = ring.iter().enumerate().filter(|(_, p)| junctions.contains(&key(**p))).map(|(i, _)| i).collect();
+    let js: Vec<usize> =
+        ring.iter().enumerate().filter(|(_, p)| junctions.contains(&key(**p))).map(|(i, _)| i).collect();
     if js.is_empty() {
         let Some((m, first)) = ring.iter().enumerate().min_by(|(_, a), (_, b)| cmp_pt(a, b)) else {
             return Vec::new();
@@ -279,7 +189,7 @@ fn refinable(marks: &[bool], level: &[u32]) -> Vec<usize> {
 /// Simplifies closed rings (first == last) together, so that shared borders stay identical. Returns closed rings in
 /// the same order.
 pub fn simplify_rings(rings: &[Vec<Coord<f64>>], tolerance: f64) -> (Vec<Vec<Coord<f64>>>, LayerStats) {
-    let open: Vec<Vec<Coord<f64>>> = rings.iter().map(|r| open_ring(r)).collect();
+    let open: Vec<Vec<Coord<f64>>> = rings.iter().map(|r| open_ring(r.as_slice())).collect();
 
     // Which rings use each point (one entry per occurrence) and each undirected edge (each ring once, ascending).
     let mut occurrences: HashMap<Key, Vec<usize>> = HashMap::new();
@@ -398,7 +308,7 @@ pub fn simplify_layer(layer: &[MultiPolygon<f64>], tolerance: f64) -> (Vec<Multi
     }
     let (simplified, stats) = simplify_rings(&rings, tolerance);
     let mut simplified = simplified.into_iter();
-    let out = layer
+    let out: Vec<MultiPolygon<f64>> = layer
         .iter()
         .map(|mp| {
             MultiPolygon::new(
