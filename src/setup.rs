@@ -146,7 +146,15 @@ pub fn open_app(
     let now = clock.now();
     store.write_blocking(move |tx| crate::store::config::seed_defaults(tx, now, province))?;
     let files = FileStore::new(files).with_context(|| format!("creating {}", files.display()))?;
-    Ok(AppState { store, regions: Arc::new(regions), clock, config: Arc::new(config), files, key: Arc::new(key) })
+    Ok(AppState {
+        store,
+        regions: Arc::new(regions),
+        clock,
+        config: Arc::new(config),
+        files,
+        key: Arc::new(key),
+        sms_delivery: Arc::default(),
+    })
 }
 
 /// Loads this side's signing key from `dir/signing.key`, creating it on first start.

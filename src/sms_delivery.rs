@@ -21,10 +21,6 @@ const BATCH: i64 = 50;
 /// The most bytes read while looking for the status line.
 const STATUS_LINE_MAX: usize = 8 * 1024;
 
-/// Only one delivery round runs at a time in the process (the worker and 【立即发送】), so that a message due in
-/// both is not sent twice. One process serves one site with one store.
-static DELIVERY: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
-
 /// Where a gateway URL points.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Target {
@@ -200,14 +196,14 @@ fn short(s: &str) -> String {
 /// Sends the due messages (at most one batch), recording each outcome in its own write. Without a gateway nothing
 /// is sent (the messages wait, visibly, as 待发送). Returns how many the gateway accepted.
 pub async fn deliver_due(app: &AppState) -> Result<usize, StoreError> {
-    let _guard = DELIVERY.lock().await;
+    let _guard = app.sms_delivery.lock().await;
     deliver_locked(app).await
 }
 
 /// Like [`deliver_due`], but answers `None` at once when a delivery round is already running (for the page's
 /// 【立即发送】, which should not wait behind a slow gateway).
 pub async fn try_deliver_due(app: &AppState) -> Result<Option<usize>, StoreError> {
-    let Ok(_guard) = DELIVERY.try_lock() else {
+    let Ok(_guard) = app.sms_delivery.try_lock() else {
         return Ok(None);
     };
     deliver_locked(app).await.map(Some)

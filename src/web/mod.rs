@@ -49,6 +49,8 @@ pub struct AppState {
     pub files: FileStore,
     /// This side's signing key for result bundles.
     pub key: Arc<KeyPair>,
+    /// Held while a round of SMS delivery runs, so that the worker and 【立即发送】 never send a message twice.
+    pub sms_delivery: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// The largest request body accepted anywhere (uploads arrive with the workflow and set their own limits).
