@@ -52,3 +52,65 @@ mod tests {
         assert_eq!(encode_filename("a\"b.pdf"), "a%22b.pdf");
     }
 }
+
+/// A bundle file download.
+pub(crate) fn bundle(name: &str, bytes: Vec<u8>) -> Response {
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"{name}\""))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    (
+        [
+            (header::CONTENT_TYPE, HeaderValue::from_static("application/octet-stream")),
+            (header::CONTENT_DISPOSITION, disposition),
+        ],
+        bytes,
+    )
+        .into_response()
+}
+
+/// This side's public key as a text download, named after the side and its key id.
+pub(crate) fn public_key(app: &AppState, side: &str) -> Response {
+    let k = app.key.public();
+    let disposition = HeaderValue::from_str(&format!("attachment; filename=\"anxu-{side}-{}.pub\"", k.key_id()))
+        .unwrap_or_else(|_| HeaderValue::from_static("attachment"));
+    let content_type = HeaderValue::from_static("text/plain; charset=utf-8");
+    ([(header::CONTENT_TYPE, content_type), (header::CONTENT_DISPOSITION, disposition)], format!("{}\n", k.to_hex()))
+        .into_response()
+}
+
+/// The form that trusts the other side's public key.
+#[derive(Debug, serde::Deserialize)]
+pub(crate) struct KeyForm {
+    #[serde(default)]
+    public_key: String,
+    #[serde(default)]
+    label: String,
+}
+
+impl KeyForm {
+    /// Parses the key (refusing this side's own) and its label; `other` names the other side, e.g. 外网.
+    pub(crate) fn parse(
+        &self,
+        app: &AppState,
+        other: &str,
+    ) -> Result<(crate::exchange::PublicKey, String), crate::domain::FieldErrors> {
+        use crate::domain::{FieldError, FieldErrors};
+        let mut errors = FieldErrors::default();
+        let key = errors
+            .take(crate::exchange::PublicKey::from_hex(self.public_key.trim()).map_err(|_| {
+                FieldError::new("public_key", format!("公钥格式不正确，应为{other}导出的十六进制 SM2 公钥"))
+            }))
+            .and_then(|k| {
+                if k.key_id() == app.key.public().key_id() {
+                    errors.push("public_key", format!("这是本端的公钥，请导入{other}导出的公钥"));
+                    None
+                } else {
+                    Some(k)
+                }
+            });
+        let label = errors.take(crate::domain::text::parse_name("label", "说明", &self.label, 40));
+        match (key, label) {
+            (Some(k), Some(l)) if errors.is_empty() => Ok((k, l)),
+            _ => Err(errors),
+        }
+    }
+}

@@ -3,7 +3,7 @@
 
 use axum::body::Bytes;
 use axum::extract::{Multipart, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -11,15 +11,15 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::AppState;
+use super::download::KeyForm;
 use super::error::AppError;
 use super::layout::{FieldExtra, csrf_field, notice, page, text_field};
 use super::session::Ctx;
 use crate::clock::beijing;
 use crate::domain::FieldErrors;
-use crate::domain::text::parse_name;
 use crate::domain::user::Permission;
 use crate::domain::workflow::{Status, action_label};
-use crate::exchange::{PublicKey, read_bundle};
+use crate::exchange::read_bundle;
 use crate::store::exchange::{self as ex, ImportOutcome};
 
 pub(super) fn routes() -> Router<AppState> {
@@ -186,49 +186,23 @@ async fn export(State(app): State<AppState>, ctx: Ctx) -> Result<Response, AppEr
 async fn download_export(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> Result<Response, AppError> {
     ctx.require(Permission::Exchange)?;
     let (seq, bytes) = app.store.read(move |c| ex::export_bundle(c, id)).await?;
-    let name = format!("anxu-results-{seq:06}.anxb");
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(super::download::bundle(&format!("anxu-results-{seq:06}.anxb"), bytes))
 }
 
 async fn public_key(State(app): State<AppState>, ctx: Ctx) -> Result<Response, AppError> {
     ctx.require(Permission::Exchange)?;
-    let k = app.key.public();
-    let body = format!("{}\n", k.to_hex());
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"anxu-intranet-{}.pub\"", k.key_id())),
-        ],
-        body,
-    )
-        .into_response())
-}
-
-#[derive(Debug, Deserialize)]
-struct KeyForm {
-    #[serde(default)]
-    public_key: String,
-    #[serde(default)]
-    label: String,
+    Ok(super::download::public_key(&app, "intranet"))
 }
 
 async fn trust_key(State(app): State<AppState>, ctx: Ctx, Form(f): Form<KeyForm>) -> Result<Response, AppError> {
     ctx.require(Permission::Exchange)?;
-    let mut errors = FieldErrors::default();
-    let key =
-        errors.take(PublicKey::from_hex(f.public_key.trim()).map_err(|_| {
-            crate::domain::FieldError::new("public_key", "公钥格式不正确，应为外网导出的十六进制 SM2 公钥")
-        }));
-    let label = errors.take(parse_name("label", "说明", &f.label, 40));
-    let (Some(key), Some(label)) = (key, label) else {
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&app, &ctx, None, None, &errors).await?).into_response());
+    let (key, label) = match f.parse(&app, "外网") {
+        Ok(parsed) => parsed,
+        Err(errors) => {
+            return Ok(
+                (StatusCode::UNPROCESSABLE_ENTITY, render(&app, &ctx, None, None, &errors).await?).into_response()
+            );
+        }
     };
     let (now, actor) = (app.clock.now(), ctx.actor());
     app.store.write(move |tx| ex::trust_key(tx, now, &key, &label, &actor)).await?;

@@ -5,7 +5,7 @@
 
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
-use axum::http::{StatusCode, header};
+use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
 use axum::{Form, Router};
@@ -13,14 +13,13 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use crate::clock::beijing;
-use crate::domain::text::parse_name;
+use crate::domain::FieldErrors;
 use crate::domain::user::Permission;
-use crate::domain::{FieldError, FieldErrors};
-use crate::exchange::PublicKey;
 use crate::store::StoreError;
 use crate::store::exchange::{self as ex, ImportOutcome};
 use crate::store::portal;
 use crate::web::AppState;
+use crate::web::download::KeyForm;
 use crate::web::error::AppError;
 use crate::web::layout::{FieldExtra, csrf_field, notice, page, text_field};
 use crate::web::session::Ctx;
@@ -175,58 +174,23 @@ async fn download_export(State(app): State<AppState>, ctx: Ctx, Path(raw): Path<
     ctx.require(Permission::Exchange)?;
     let id = raw.trim().parse::<i64>().ok().filter(|id| *id > 0).ok_or(AppError::NotFound)?;
     let (seq, bytes) = app.store.read(move |c| portal::export_bundle(c, id)).await?;
-    let name = format!("anxu-applications-{seq:06}.anxb");
-    Ok((
-        [
-            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"{name}\"")),
-        ],
-        bytes,
-    )
-        .into_response())
+    Ok(crate::web::download::bundle(&format!("anxu-applications-{seq:06}.anxb"), bytes))
 }
 
 async fn public_key(State(app): State<AppState>, ctx: Ctx) -> Result<Response, AppError> {
     ctx.require(Permission::Exchange)?;
-    let k = app.key.public();
-    let body = format!("{}\n", k.to_hex());
-    Ok((
-        [
-            (header::CONTENT_TYPE, "text/plain; charset=utf-8".to_string()),
-            (header::CONTENT_DISPOSITION, format!("attachment; filename=\"anxu-portal-{}.pub\"", k.key_id())),
-        ],
-        body,
-    )
-        .into_response())
-}
-
-#[derive(Debug, Deserialize)]
-struct KeyForm {
-    #[serde(default)]
-    public_key: String,
-    #[serde(default)]
-    label: String,
+    Ok(crate::web::download::public_key(&app, "portal"))
 }
 
 async fn trust_key(State(app): State<AppState>, ctx: Ctx, Form(f): Form<KeyForm>) -> Result<Response, AppError> {
     ctx.require(Permission::Exchange)?;
-    let mut errors = FieldErrors::default();
-    let key = errors
-        .take(
-            PublicKey::from_hex(f.public_key.trim())
-                .map_err(|_| FieldError::new("public_key", "公钥格式不正确，应为内网导出的十六进制 SM2 公钥")),
-        )
-        .and_then(|k| {
-            if k.key_id() == app.key.public().key_id() {
-                errors.push("public_key", "这是本端（外网）的公钥，请导入内网导出的公钥");
-                None
-            } else {
-                Some(k)
-            }
-        });
-    let label = errors.take(parse_name("label", "说明", &f.label, 40));
-    let (Some(key), Some(label)) = (key, label) else {
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, render(&app, &ctx, None, None, &errors).await?).into_response());
+    let (key, label) = match f.parse(&app, "内网") {
+        Ok(parsed) => parsed,
+        Err(errors) => {
+            return Ok(
+                (StatusCode::UNPROCESSABLE_ENTITY, render(&app, &ctx, None, None, &errors).await?).into_response()
+            );
+        }
     };
     let (now, actor) = (app.clock.now(), ctx.actor());
     app.store.write(move |tx| ex::trust_key(tx, now, &key, &label, &actor)).await?;
