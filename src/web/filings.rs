@@ -13,13 +13,13 @@ use serde::Deserialize;
 
 use super::AppState;
 use super::error::{AppError, encode_query};
-use super::layout::{FieldExtra, page, pager, select_field, text_field};
+use super::layout::{FieldExtra, page, pager, region_names, region_options, select_field, size_label, text_field};
 use super::session::Ctx;
 use crate::clock::beijing;
 use crate::domain::FieldErrors;
 use crate::domain::activity::ActivityKind;
 use crate::domain::calendar::parse_date;
-use crate::domain::region::{Adcode, RegionTree};
+use crate::domain::region::Adcode;
 use crate::domain::user::Permission;
 use crate::store::activities::FileInfo;
 use crate::store::filings::{self, FilingFilter, FilingRow, KIND_FILING, KIND_RISK_ASSESSMENT};
@@ -48,36 +48,6 @@ fn id_from(path: Result<Path<String>, PathRejection>) -> Result<i64, AppError> {
 /// A stored Beijing-local time (activity times), shown as it is.
 fn local(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M").to_string()
-}
-
-/// Region names joined with 、.
-fn region_names(regions: &RegionTree, codes: &[Adcode]) -> String {
-    if codes.is_empty() {
-        return "—".to_string();
-    }
-    codes.iter().map(|c| regions.name(*c)).collect::<Vec<_>>().join("、")
-}
-
-/// Region choices of the filter: the user's region and everything below it.
-fn region_options(regions: &RegionTree, scope: Adcode) -> Vec<(String, String)> {
-    let depth = regions.path(scope).len();
-    regions
-        .subtree(scope)
-        .into_iter()
-        .map(|r| {
-            let indent = "\u{3000}".repeat(regions.path(r.adcode).len().saturating_sub(depth));
-            (r.adcode.to_string(), format!("{indent}{}", r.name))
-        })
-        .collect()
-}
-
-/// A byte count for people.
-fn size_label(bytes: i64) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} B"),
-        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
-        b => format!("{:.1} MB", b as f64 / 1024.0 / 1024.0),
-    }
 }
 
 /// A download link for a filing's attachment.
@@ -309,8 +279,8 @@ async fn file(
 
 #[cfg(test)]
 mod tests {
-    use super::size_label;
     use crate::web::download::encode_filename;
+    use crate::web::layout::size_label;
 
     #[test]
     fn names_and_sizes_for_people() {

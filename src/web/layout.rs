@@ -5,6 +5,7 @@ use maud::{DOCTYPE, Markup, html};
 use super::session::Ctx;
 use crate::config::Site;
 use crate::domain::FieldErrors;
+use crate::domain::region::{Adcode, RegionTree};
 use crate::domain::user::{Permission, UserType};
 
 /// A menu group of the manual's left navigation, with the entries built so far.
@@ -243,5 +244,35 @@ pub fn pager(ctx: &Ctx, path: &str, base_query: &str, page: u32, per_page: u32, 
             @if page > 0 { a href=(link(page - 1)) { "上一页" } }
             @if page + 1 < pages { a href=(link(page + 1)) { "下一页" } }
         }
+    }
+}
+
+/// Region names joined with 、 (— for none).
+pub(crate) fn region_names(regions: &RegionTree, codes: &[Adcode]) -> String {
+    if codes.is_empty() {
+        return "—".to_string();
+    }
+    codes.iter().map(|c| regions.name(*c)).collect::<Vec<_>>().join("、")
+}
+
+/// Region choices of a form or filter: `scope` and everything below it, indented by depth.
+pub(crate) fn region_options(regions: &RegionTree, scope: Adcode) -> Vec<(String, String)> {
+    let depth = regions.path(scope).len();
+    regions
+        .subtree(scope)
+        .into_iter()
+        .map(|r| {
+            let indent = "\u{3000}".repeat(regions.path(r.adcode).len().saturating_sub(depth));
+            (r.adcode.to_string(), format!("{indent}{}", r.name))
+        })
+        .collect()
+}
+
+/// A byte count for people.
+pub(crate) fn size_label(bytes: i64) -> String {
+    match bytes {
+        b if b < 1024 => format!("{b} B"),
+        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
+        b => format!("{:.1} MB", b as f64 / 1024.0 / 1024.0),
     }
 }

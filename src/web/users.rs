@@ -11,7 +11,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::account::type_options;
 use super::error::{AppError, encode_query};
-use super::layout::{FieldExtra, csrf_field, notice, page, pager, select_field, text_field};
+use super::layout::{FieldExtra, csrf_field, notice, page, pager, region_options, select_field, text_field};
 use super::session::Ctx;
 use crate::auth;
 use crate::clock::beijing;
@@ -53,19 +53,6 @@ fn notice_text(code: Option<&str>) -> Option<&'static str> {
     }
 }
 
-/// Region choices for a form or filter: the administrator's region and everything below it.
-fn region_options(app: &AppState, scope: Adcode) -> Vec<(String, String)> {
-    app.regions
-        .subtree(scope)
-        .into_iter()
-        .map(|r| {
-            let indent =
-                "\u{3000}".repeat(app.regions.path(r.adcode).len().saturating_sub(app.regions.path(scope).len()));
-            (r.adcode.to_string(), format!("{indent}{}", r.name))
-        })
-        .collect()
-}
-
 fn status_label(u: &User, now: chrono::NaiveDateTime) -> (&'static str, String) {
     if u.frozen {
         ("tag-danger", "已冻结".to_string())
@@ -105,7 +92,7 @@ async fn list_users(State(app): State<AppState>, ctx: Ctx, Query(q): Query<ListQ
     let now = app.clock.now();
     let mut type_opts = vec![(String::new(), "全部类型".to_string())];
     type_opts.extend(type_options());
-    let mut region_opts = region_options(&app, ctx.user.region);
+    let mut region_opts = region_options(&app.regions, ctx.user.region);
     if let Some(first) = region_opts.first_mut() {
         first.1 = format!("{}（含下级）", first.1);
     }
@@ -284,7 +271,7 @@ async fn user_form_page(
                         div.field { span.label { "登录用户名" } span.value { (form.login_name) } }
                     }
                     (text_field("real_name", "真实名称", &form.real_name, errors, "text", FieldExtra { required: true, maxlength: Some(32), ..FieldExtra::default() }))
-                    (select_field("region", "所属地区", &form.region, &region_options(app, ctx.user.region), errors, true))
+                    (select_field("region", "所属地区", &form.region, &region_options(&app.regions, ctx.user.region), errors, true))
                     (text_field("mobile", "手机", &form.mobile, errors, "tel", FieldExtra { required: true, maxlength: Some(13), ..FieldExtra::default() }))
                     (select_field("user_type", "用户类型", &form.user_type, &type_options(), errors, true))
                     (select_field("approval_role", "审批角色（仅审批人员）", &form.approval_role, &roles, errors, false))

@@ -1,14 +1,13 @@
 //! `GET /permits/{id}`: everything about one application on one page, with an in-page tab bar of anchor links
 //! (works without JavaScript), and the buttons the user may use now.
 
+use crate::web::layout::region_names;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{
-    MENU, Op, beijing_today, bureau_label, deadline, file_link, id_from, local, ops, region_names, status_tag,
-};
+use super::{MENU, Op, beijing_today, bureau_label, deadline, file_link, id_from, local, ops, status_tag};
 use crate::clock::beijing;
 use crate::documents::DocumentKind;
 use crate::domain::user::Permission;

@@ -6,7 +6,7 @@ use chrono::NaiveDate;
 use maud::{Markup, html};
 use serde::Deserialize;
 
-use super::{MENU, Op, beijing_today, bureau_label, deadline, local, ops, region_names, region_options, status_tag};
+use super::{MENU, Op, beijing_today, bureau_label, deadline, local, ops, status_tag};
 use crate::domain::FieldErrors;
 use crate::domain::activity::ActivityKind;
 use crate::domain::calendar::parse_date;
@@ -18,6 +18,7 @@ use crate::store::config;
 use crate::web::AppState;
 use crate::web::error::{AppError, encode_query};
 use crate::web::layout::{FieldExtra, page, pager, select_field, text_field};
+use crate::web::layout::{region_names, region_options};
 use crate::web::session::Ctx;
 
 const PER_PAGE: u32 = 20;

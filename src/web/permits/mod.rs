@@ -12,6 +12,7 @@ mod list;
 mod records;
 mod upload;
 
+use crate::web::layout::size_label;
 use axum::Router;
 use axum::extract::rejection::PathRejection;
 use axum::extract::{DefaultBodyLimit, Path};
@@ -198,36 +199,6 @@ fn bureau_label(regions: &RegionTree, code: Adcode) -> String {
     let city = path.iter().find(|r| r.level == RegionLevel::City).map(|r| r.name.as_str());
     let county = path.iter().find(|r| r.level == RegionLevel::County).map(|r| r.name.as_str());
     crate::documents::bureau_name(&province, city, county)
-}
-
-/// Region names joined with 、.
-fn region_names(regions: &RegionTree, codes: &[Adcode]) -> String {
-    if codes.is_empty() {
-        return "—".to_string();
-    }
-    codes.iter().map(|c| regions.name(*c)).collect::<Vec<_>>().join("、")
-}
-
-/// Region choices of a filter: the user's region and everything below it.
-fn region_options(regions: &RegionTree, scope: Adcode) -> Vec<(String, String)> {
-    let depth = regions.path(scope).len();
-    regions
-        .subtree(scope)
-        .into_iter()
-        .map(|r| {
-            let indent = "\u{3000}".repeat(regions.path(r.adcode).len().saturating_sub(depth));
-            (r.adcode.to_string(), format!("{indent}{}", r.name))
-        })
-        .collect()
-}
-
-/// A byte count for people.
-fn size_label(bytes: i64) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} B"),
-        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
-        b => format!("{:.1} MB", b as f64 / 1024.0 / 1024.0),
-    }
 }
 
 /// A download link for an attachment.

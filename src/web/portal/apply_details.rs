@@ -29,7 +29,7 @@ use crate::store::portal::{self, DRAFT, Notification, PortalApplication, PortalF
 use crate::store::{StoreError, config};
 use crate::web::AppState;
 use crate::web::error::AppError;
-use crate::web::layout::{csrf_field, notice, page};
+use crate::web::layout::{csrf_field, notice, page, size_label};
 use crate::web::session::Ctx;
 
 /// The material code of the 安全风险评估报告 (sent as the assessment's report).
@@ -198,14 +198,6 @@ fn file_link(ctx: &Ctx, f: &PortalFile) -> Markup {
     html! {
         a.file-link href=(ctx.href(&format!("/apply/files/{}", f.id))) { (f.name) }
         " " span.muted { "（" (size_label(f.size)) "）" }
-    }
-}
-
-fn size_label(bytes: i64) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} B"),
-        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
-        b => format!("{:.1} MB", b as f64 / 1024.0 / 1024.0),
     }
 }
 

@@ -32,7 +32,7 @@ use crate::store::portal::{self, PortalFile, Unit};
 use crate::store::portal_filings::{self, PENDING_OWNER, PortalFiling};
 use crate::web::AppState;
 use crate::web::error::AppError;
-use crate::web::layout::{FieldExtra, notice, page, select_field, text_field};
+use crate::web::layout::{FieldExtra, notice, page, region_names, select_field, size_label, text_field};
 use crate::web::session::Ctx;
 
 /// The menu entry these pages belong to.
@@ -62,25 +62,8 @@ fn local(t: NaiveDateTime) -> String {
     t.format("%Y-%m-%d %H:%M").to_string()
 }
 
-/// Region names joined with 、.
-fn region_names(regions: &RegionTree, codes: &[Adcode]) -> String {
-    if codes.is_empty() {
-        return "—".to_string();
-    }
-    codes.iter().map(|c| regions.name(*c)).collect::<Vec<_>>().join("、")
-}
-
 fn kind_label(code: &str) -> &str {
     ActivityKind::parse(code).map_or(code, |k| k.label())
-}
-
-/// A byte count for people.
-fn size_label(bytes: i64) -> String {
-    match bytes {
-        b if b < 1024 => format!("{b} B"),
-        b if b < 1024 * 1024 => format!("{:.1} KB", b as f64 / 1024.0),
-        b => format!("{:.1} MB", b as f64 / 1024.0 / 1024.0),
-    }
 }
 
 /// A filing reference from the path (`F-000001`); anything else is "not found".
