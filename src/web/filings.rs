@@ -1,13 +1,14 @@
 //! 备案管理: the filings of government units held within the user's region (`/filings`), their details
 //! (`/filings/{id}`) and their attachments (`/filings/files/{file_id}`). Read-only; outside the region is 404.
 
+use super::filters::{ListFilters, RawFilters, TEXT_MAX, id_from};
 use axum::Router;
 use axum::extract::rejection::{PathRejection, QueryRejection};
 use axum::extract::{Path, Query, State};
 
 use axum::response::Response;
 use axum::routing::get;
-use chrono::{NaiveDate, NaiveDateTime};
+use chrono::NaiveDateTime;
 use maud::{Markup, html};
 use serde::Deserialize;
 
@@ -18,8 +19,6 @@ use super::session::Ctx;
 use crate::clock::beijing;
 use crate::domain::FieldErrors;
 use crate::domain::activity::ActivityKind;
-use crate::domain::calendar::parse_date;
-use crate::domain::region::Adcode;
 use crate::domain::user::Permission;
 use crate::store::activities::FileInfo;
 use crate::store::filings::{self, FilingFilter, FilingRow, KIND_FILING, KIND_RISK_ASSESSMENT};
@@ -35,15 +34,6 @@ pub(super) fn routes() -> Router<AppState> {
 const MENU: &str = "/filings";
 
 const PER_PAGE: u32 = 20;
-
-/// The longest search text.
-const TEXT_MAX: usize = 50;
-
-/// A positive id from a path segment; anything else is "not found".
-fn id_from(path: Result<Path<String>, PathRejection>) -> Result<i64, AppError> {
-    let Ok(Path(raw)) = path else { return Err(AppError::NotFound) };
-    raw.trim().parse::<i64>().ok().filter(|id| *id > 0).ok_or(AppError::NotFound)
-}
 
 /// A stored Beijing-local time (activity times), shown as it is.
 fn local(t: NaiveDateTime) -> String {
@@ -71,14 +61,14 @@ struct ListQuery {
     page: Option<String>,
 }
 
-/// A date filter: empty is no filter; a bad date is a field error and no filter.
-fn date_filter(errors: &mut FieldErrors, field: &'static str, label: &str, raw: Option<&str>) -> Option<NaiveDate> {
-    let raw = raw.map(str::trim).filter(|s| !s.is_empty())?;
-    match parse_date(field, raw) {
-        Ok(d) => Some(d),
-        Err(_) => {
-            errors.push(field, format!("{label}无效，请按 YYYY-MM-DD 填写有效日期"));
-            None
+impl ListQuery {
+    fn raw(&self) -> RawFilters<'_> {
+        RawFilters {
+            region: self.region.as_deref(),
+            from: self.from.as_deref(),
+            until: self.until.as_deref(),
+            text: self.q.as_deref(),
+            page: self.page.as_deref(),
         }
     }
 }
@@ -90,25 +80,9 @@ async fn list(
 ) -> Result<Markup, AppError> {
     ctx.require(Permission::ViewPermits)?;
     let q = query.map(|Query(q)| q).unwrap_or_default();
-    let mut errors = FieldErrors::default();
     let kind = q.kind.as_deref().and_then(|k| ActivityKind::parse(k).ok());
-    let region = q
-        .region
-        .as_deref()
-        .and_then(Adcode::parse)
-        .filter(|c| app.regions.get(*c).is_some() && app.regions.is_within(*c, ctx.user.region))
-        .unwrap_or(ctx.user.region);
-    let from = date_filter(&mut errors, "from", "开始日期", q.from.as_deref());
-    let mut until = date_filter(&mut errors, "until", "结束日期", q.until.as_deref());
-    if let (Some(f), Some(u)) = (from, until)
-        && f > u
-    {
-        errors.push("until", "结束日期不能早于开始日期");
-        until = None;
-    }
-    let text =
-        q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| s.chars().take(TEXT_MAX).collect::<String>());
-    let page_no = q.page.as_deref().and_then(|p| p.trim().parse::<u32>().ok()).unwrap_or(0).min(100_000);
+    let ListFilters { region, from, until, text, page: page_no, errors } =
+        ListFilters::parse(&app.regions, ctx.user.region, q.raw());
     let filter = FilingFilter {
         scope_path: app.regions.path_key(ctx.user.region),
         region_path: (region != ctx.user.region).then(|| app.regions.path_key(region)),

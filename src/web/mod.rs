@@ -7,6 +7,7 @@ mod download;
 pub mod error;
 mod exchange;
 mod filings;
+mod filters;
 mod flows;
 mod layout;
 mod materials;

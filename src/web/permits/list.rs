@@ -1,16 +1,14 @@
 //! `GET /permits`: the 许可管理 list with its filters; bad filter values are field errors and the list is still shown.
 
+use crate::web::filters::{ListFilters, RawFilters, TEXT_MAX};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use chrono::NaiveDate;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::{MENU, Op, beijing_today, bureau_label, deadline, local, ops, status_tag};
 use crate::domain::FieldErrors;
 use crate::domain::activity::ActivityKind;
-use crate::domain::calendar::parse_date;
-use crate::domain::region::Adcode;
 use crate::domain::user::Permission;
 use crate::domain::workflow::Status;
 use crate::store::activities::{self, ActivityFilter, ActivitySort};
@@ -22,9 +20,6 @@ use crate::web::layout::{region_names, region_options};
 use crate::web::session::Ctx;
 
 const PER_PAGE: u32 = 20;
-
-/// The longest search text.
-const TEXT_MAX: usize = 50;
 
 /// The raw filters; every value is parsed leniently so that a bad link still shows a list.
 #[derive(Debug, Deserialize, Default)]
@@ -39,14 +34,14 @@ pub(super) struct ListQuery {
     page: Option<String>,
 }
 
-/// A date filter: empty is no filter; a bad date is a field error and no filter.
-fn date_filter(errors: &mut FieldErrors, field: &'static str, label: &str, raw: Option<&str>) -> Option<NaiveDate> {
-    let raw = raw.map(str::trim).filter(|s| !s.is_empty())?;
-    match parse_date(field, raw) {
-        Ok(d) => Some(d),
-        Err(_) => {
-            errors.push(field, format!("{label}无效，请按 YYYY-MM-DD 填写有效日期"));
-            None
+impl ListQuery {
+    fn raw(&self) -> RawFilters<'_> {
+        RawFilters {
+            region: self.region.as_deref(),
+            from: self.from.as_deref(),
+            until: self.until.as_deref(),
+            text: self.q.as_deref(),
+            page: self.page.as_deref(),
         }
     }
 }
@@ -61,27 +56,11 @@ pub(super) async fn list(
 ) -> Result<Markup, AppError> {
     ctx.require(Permission::ViewPermits)?;
     let q = query.map(|Query(q)| q).unwrap_or_default();
-    let mut errors = FieldErrors::default();
     let status = q.status.as_deref().and_then(Status::parse);
     let kind = q.kind.as_deref().and_then(|k| ActivityKind::parse(k).ok());
-    let region = q
-        .region
-        .as_deref()
-        .and_then(Adcode::parse)
-        .filter(|c| app.regions.get(*c).is_some() && app.regions.is_within(*c, ctx.user.region))
-        .unwrap_or(ctx.user.region);
-    let from = date_filter(&mut errors, "from", "开始日期", q.from.as_deref());
-    let mut until = date_filter(&mut errors, "until", "结束日期", q.until.as_deref());
-    if let (Some(f), Some(u)) = (from, until)
-        && f > u
-    {
-        errors.push("until", "结束日期不能早于开始日期");
-        until = None;
-    }
-    let text =
-        q.q.as_deref().map(str::trim).filter(|s| !s.is_empty()).map(|s| s.chars().take(TEXT_MAX).collect::<String>());
+    let ListFilters { region, from, until, text, page: page_no, errors } =
+        ListFilters::parse(&app.regions, ctx.user.region, q.raw());
     let sort = q.sort.as_deref().and_then(ActivitySort::parse).unwrap_or_default();
-    let page_no = q.page.as_deref().and_then(|p| p.trim().parse::<u32>().ok()).unwrap_or(0).min(100_000);
     let filter = ActivityFilter {
         scope_path: app.regions.path_key(ctx.user.region),
         region_path: (region != ctx.user.region).then(|| app.regions.path_key(region)),

@@ -12,10 +12,10 @@ mod list;
 mod records;
 mod upload;
 
+use crate::web::filters::id_from;
 use crate::web::layout::size_label;
 use axum::Router;
-use axum::extract::rejection::PathRejection;
-use axum::extract::{DefaultBodyLimit, Path};
+use axum::extract::DefaultBodyLimit;
 use axum::routing::get;
 use chrono::{NaiveDate, NaiveDateTime, TimeDelta};
 use maud::{Markup, html};
@@ -56,12 +56,6 @@ pub(super) fn routes() -> Router<AppState> {
 
 /// The menu entry these pages belong to.
 const MENU: &str = "/permits";
-
-/// A positive id from a path segment; anything else is "not found".
-fn id_from(path: Result<Path<String>, PathRejection>) -> Result<i64, AppError> {
-    let Ok(Path(raw)) = path else { return Err(AppError::NotFound) };
-    raw.trim().parse::<i64>().ok().filter(|id| *id > 0).ok_or(AppError::NotFound)
-}
 
 /// The activity `id` as the list shows it, if the user's region sees it (else 404).
 async fn load_row(app: &AppState, ctx: &Ctx, id: i64) -> Result<ActivityRow, AppError> {
