@@ -2,10 +2,12 @@
 //!
 //! Layers look only down: `web` → `auth`/`setup` → `store` → `domain`. See ARCHITECTURE.md.
 
+pub mod analytics;
 pub mod auth;
 pub mod clock;
 pub mod config;
 pub mod demo;
+pub mod demo_data;
 pub mod documents;
 pub mod domain;
 pub mod exchange;

@@ -13,6 +13,22 @@ struct Cli {
 enum Command {
     /// Serve the intranet site (or, with `--site portal`, the portal).
     Serve(anxu::config::ServeArgs),
+    /// Adds a deterministic, province-wide demo data set (organizers, venues, agencies, activities in every state,
+    /// surveys, rectifications, approval history) to the database of a data directory.
+    DemoData {
+        /// How many activities.
+        #[arg(long, default_value_t = 100_000)]
+        activities: usize,
+        /// The seed: the same seed gives the same data.
+        #[arg(long, default_value_t = 1)]
+        seed: u64,
+        /// Directory of the database file.
+        #[arg(long, env = "ANXU_DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
+        /// A regions CSV to use instead of the built-in 浙江省.
+        #[arg(long, env = "ANXU_REGIONS")]
+        regions: Option<std::path::PathBuf>,
+    },
     /// Region geometry.
     Geodata {
         #[command(subcommand)]
@@ -55,6 +71,9 @@ fn main() -> std::process::ExitCode {
     };
     let result = match cli.command {
         Command::Serve(args) => runtime.block_on(anxu::setup::serve(args)),
+        Command::DemoData { activities, seed, data_dir, regions } => {
+            anxu::setup::demo_data_command(&data_dir, regions.as_deref(), activities, seed).map(|r| println!("{r}"))
+        }
         Command::Geodata { command: GeodataCommand::Import { input, regions, out, tolerance } } => {
             anxu::geo::import(&input, &regions, &out, tolerance).map(|report| println!("{report}"))
         }

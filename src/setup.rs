@@ -47,6 +47,57 @@ fn system_actor() -> Actor {
     Actor { id: None, login: "system".into(), region: None, source: "local".into() }
 }
 
+/// The size of the province-wide data set `serve --demo` generates on its first start.
+pub const SERVE_DEMO_ACTIVITIES: usize = 20_000;
+
+/// The seed of that data set.
+pub const DEMO_SEED: u64 = 1;
+
+/// Generates the province-wide demo data set of `seed` unless it exists already.
+pub fn seed_demo_data(
+    store: &Store,
+    regions: &Arc<RegionTree>,
+    today: chrono::NaiveDate,
+    activities: usize,
+    seed: u64,
+) -> anyhow::Result<Option<crate::demo_data::DemoReport>> {
+    let prefix = format!("DEMO-{seed}-");
+    let existing: i64 = store.write_blocking(move |tx| {
+        Ok(tx.query_row("SELECT count(*) FROM activities WHERE starts_with(portal_ref, ?)", [prefix], |r| r.get(0))?)
+    })?;
+    if existing > 0 {
+        return Ok(None);
+    }
+    let regions = regions.clone();
+    let spec = crate::demo_data::DemoSpec { activities, seed, today };
+    let report = store.write_blocking(move |tx| {
+        crate::demo_data::generate(tx, &regions, crate::geo::shapes::Shapes::builtin(), &spec)
+    })?;
+    Ok(Some(report))
+}
+
+/// `anxu demo-data`: opens (or creates) the database of `data_dir` and adds a generated data set.
+pub fn demo_data_command(
+    data_dir: &Path,
+    regions: Option<&Path>,
+    activities: usize,
+    seed: u64,
+) -> anyhow::Result<String> {
+    let regions = Arc::new(load_regions(regions)?);
+    std::fs::create_dir_all(data_dir).with_context(|| format!("creating {}", data_dir.display()))?;
+    let db = data_dir.join("anxu.duckdb");
+    let store = Store::open(Some(&db), &regions).map_err(|e| anyhow::anyhow!("{}: {e}", db.display()))?;
+    let now = SystemClock.now();
+    let province = regions.root().adcode;
+    store.write_blocking(move |tx| crate::store::config::seed_defaults(tx, now, province))?;
+    let today = (now + chrono::TimeDelta::hours(8)).date();
+    let started = std::time::Instant::now();
+    match seed_demo_data(&store, &regions, today, activities, seed)? {
+        Some(report) => Ok(format!("{report}（用时 {:.1} 秒，{}）", started.elapsed().as_secs_f64(), db.display())),
+        None => anyhow::bail!("{} 已有种子 {seed} 的演示数据；请换一个 --seed 或使用新的数据目录", db.display()),
+    }
+}
+
 /// Loads the regions file, or the built-in 浙江省.
 pub fn load_regions(path: Option<&Path>) -> anyhow::Result<RegionTree> {
     let text = match path {
@@ -193,6 +244,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 (true, Site::Intranet) => {
                     seed_demo(&app.store, &app.regions, clock.now())?;
                     crate::demo::seed_activities(&app)?;
+                    let today = (clock.now() + chrono::TimeDelta::hours(8)).date();
+                    if let Some(report) = seed_demo_data(&app.store, &app.regions, today, SERVE_DEMO_ACTIVITIES, DEMO_SEED)? {
+                        println!("演示数据：{report}");
+                    }
                     println!("演示用户已就绪（密码均为 {DEMO_PASSWORD}）：");
                     for (login, name, _, t, _) in DEMO_USERS {
                         println!("  {login:<14} {}  {name}", t.label());

@@ -46,6 +46,10 @@ pub enum Permission {
     File,
     /// Portal: read one's notifications (organizers and government units).
     Notifications,
+    /// 地图势态: the situation map (commanders).
+    ViewMap,
+    /// 统计中心: statistics and their Excel exports (analysts).
+    ViewStatistics,
 }
 
 impl UserType {
@@ -119,6 +123,8 @@ impl UserType {
             Permission::Apply => self == Self::Organizer,
             Permission::File => self == Self::GovernmentUnit,
             Permission::Notifications => matches!(self, Self::Organizer | Self::GovernmentUnit),
+            Permission::ViewMap => self == Self::Commander,
+            Permission::ViewStatistics => self == Self::Analyst,
         }
     }
 

@@ -12,6 +12,7 @@
 mod crossing;
 mod output;
 mod parse;
+pub mod shapes;
 mod topology;
 
 #[cfg(test)]

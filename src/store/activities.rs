@@ -172,9 +172,84 @@ fn row_from(r: &Row<'_>) -> duckdb::Result<ActivityRow> {
     })
 }
 
-/// One page of the list and the number of all matching activities.
-pub fn list(conn: &Connection, f: &ActivityFilter) -> StoreResult<(Vec<ActivityRow>, i64)> {
-    let where_sql = format!(
+/// One row of the list's Excel export.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ExportRow {
+    /// The portal's reference.
+    pub portal_ref: String,
+    /// 活动名称
+    pub name: String,
+    /// Kind code.
+    pub kind: String,
+    /// 承办单位
+    pub organizer: String,
+    /// Names of the counties, joined with 、.
+    pub regions: String,
+    /// The approving region.
+    pub bureau: i64,
+    /// Start (Beijing time).
+    pub start_at: NaiveDateTime,
+    /// End (Beijing time).
+    pub end_at: NaiveDateTime,
+    /// Expected attendance per session.
+    pub attendance: i64,
+    /// Sessions.
+    pub sessions: i64,
+    /// Status code.
+    pub status: String,
+    /// Submitted (UTC).
+    pub submitted_at: NaiveDateTime,
+    /// Decided (UTC).
+    pub decided_at: Option<NaiveDateTime>,
+}
+
+/// Streams every activity matching `f` (all pages, in the list's order) to `each`; returns the number of rows.
+/// Rows are read one at a time, so memory stays flat however many match.
+pub fn export<E: Into<StoreError>>(
+    conn: &Connection,
+    f: &ActivityFilter,
+    each: &mut dyn FnMut(ExportRow) -> Result<(), E>,
+) -> StoreResult<u64> {
+    let sql = format!(
+        "WITH names AS (SELECT r.activity_id, string_agg(g.name, '、' ORDER BY g.adcode) AS regions
+                        FROM activity_regions r JOIN regions g ON g.adcode = r.region GROUP BY r.activity_id)
+         SELECT a.portal_ref, a.name, a.kind, o.name, coalesce(n.regions, ''), a.bureau, a.start_at, a.end_at,
+                a.attendance, a.sessions, a.status, a.submitted_at, a.decided_at
+         FROM activities a JOIN organizers o ON o.id = a.organizer_id LEFT JOIN names n ON n.activity_id = a.id
+         {} ORDER BY {}",
+        where_sql(),
+        f.sort.sql()
+    );
+    let status = f.status.map(Status::code);
+    let kind = f.kind.map(ActivityKind::code);
+    let mut stmt = conn.prepare(&sql)?;
+    let mut rows = stmt.query(params![f.scope_path, f.region_path, status, kind, f.from, f.until, f.text])?;
+    let mut n = 0u64;
+    while let Some(r) = rows.next()? {
+        let row = ExportRow {
+            portal_ref: r.get(0)?,
+            name: r.get(1)?,
+            kind: r.get(2)?,
+            organizer: r.get(3)?,
+            regions: r.get(4)?,
+            bureau: r.get(5)?,
+            start_at: r.get(6)?,
+            end_at: r.get(7)?,
+            attendance: r.get(8)?,
+            sessions: r.get(9)?,
+            status: r.get(10)?,
+            submitted_at: r.get(11)?,
+            decided_at: r.get(12)?,
+        };
+        each(row).map_err(Into::into)?;
+        n += 1;
+    }
+    Ok(n)
+}
+
+/// The list's WHERE clause over `a` activities and `o` organizers, with parameters $1 … $7.
+fn where_sql() -> String {
+    format!(
         "WHERE {VISIBLE}
            AND ($2::VARCHAR IS NULL OR starts_with((SELECT path FROM regions WHERE adcode = a.bureau), $2::VARCHAR)
                 OR EXISTS (SELECT 1 FROM activity_regions r JOIN regions g ON g.adcode = r.region
@@ -185,7 +260,12 @@ pub fn list(conn: &Connection, f: &ActivityFilter) -> StoreResult<(Vec<ActivityR
            AND ($6::DATE IS NULL OR CAST(a.start_at AS DATE) <= $6::DATE)
            AND ($7::VARCHAR IS NULL OR contains(a.name, $7::VARCHAR) OR contains(o.name, $7::VARCHAR)
                 OR contains(a.portal_ref, $7::VARCHAR))"
-    );
+    )
+}
+
+/// One page of the list and the number of all matching activities.
+pub fn list(conn: &Connection, f: &ActivityFilter) -> StoreResult<(Vec<ActivityRow>, i64)> {
+    let where_sql = where_sql();
     let status = f.status.map(Status::code);
     let kind = f.kind.map(ActivityKind::code);
     let p = params![f.scope_path, f.region_path, status, kind, f.from, f.until, f.text];

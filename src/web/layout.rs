@@ -24,6 +24,10 @@ struct MenuItem {
 /// The navigation. Groups of the manual whose pages do not exist yet are absent, not greyed out.
 const MENU: &[MenuGroup] = &[
     MenuGroup {
+        label: "地图势态",
+        items: &[MenuItem { label: "地图势态", href: "/map", needs: Permission::ViewMap }],
+    },
+    MenuGroup {
         label: "许可管理",
         items: &[MenuItem { label: "活动列表", href: "/permits", needs: Permission::ViewPermits }],
     },

@@ -10,6 +10,7 @@ mod filings;
 mod filters;
 mod flows;
 mod layout;
+mod map;
 mod materials;
 mod permits;
 mod portal;
@@ -90,6 +91,7 @@ fn intranet_routes() -> Router<AppState> {
         .merge(scale::routes())
         .merge(calendar::routes())
         .merge(sms::routes())
+        .merge(map::routes())
 }
 
 async fn not_found() -> error::AppError {

@@ -8,6 +8,7 @@ mod exchange;
 mod filings;
 mod harness;
 mod journey;
+mod map;
 mod materials;
 mod permits;
 mod portal_apply;

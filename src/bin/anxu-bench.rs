@@ -1,0 +1,429 @@
+//! `anxu-bench`: measures the headline figures against their baselines on a generated data set.
+//!
+//! ```sh
+//! cargo run --release --bin anxu-bench -- --activities 1000000
+//! cargo run --release --bin anxu-bench -- --scaling          # 10 000, 100 000 and 1 000 000 activities
+//! ```
+//!
+//! The data set is generated once per size with the demo generator and kept under `--data-dir` (default
+//! `bench-data/`). The server runs in this process on a loopback port and is driven over real HTTP; the baselines
+//! run the same SQL directly on the same database in the same run. Figures print as a table and go to a JSON file.
+
+use std::io::Write as _;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use anyhow::{Context, bail};
+use chrono::NaiveDate;
+use clap::Parser;
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::TcpStream;
+
+use anxu::analytics::map::{MapQuery, raw_queries};
+use anxu::clock::ManualClock;
+use anxu::config::Config;
+use anxu::web::AppState;
+
+#[derive(Parser)]
+#[command(name = "anxu-bench", about = "安许 benchmarks: pages, export, workflow concurrency, start-up")]
+struct Args {
+    /// Activities in the data set.
+    #[arg(long, default_value_t = 1_000_000)]
+    activities: usize,
+    /// Run 10 000, 100 000 and 1 000 000 activities one after the other.
+    #[arg(long)]
+    scaling: bool,
+    /// Timed rounds per figure (the median is reported).
+    #[arg(long, default_value_t = 15)]
+    rounds: usize,
+    /// Where generated data sets are kept between runs.
+    #[arg(long, default_value = "bench-data")]
+    data_dir: PathBuf,
+    /// Where the figures are written as JSON.
+    #[arg(long, default_value = "bench-data/figures.json")]
+    json: PathBuf,
+    /// Internal: export the activity list of this data directory in a fresh process and print its peak memory.
+    #[arg(long, hide = true)]
+    export_child: Option<PathBuf>,
+}
+
+/// The day the data sets end on, fixed so that every run measures the same data.
+fn today() -> NaiveDate {
+    NaiveDate::from_ymd_opt(2026, 12, 1).unwrap_or_default()
+}
+
+/// The period every measured page covers: the whole data set.
+const FROM: &str = "2024-11-01";
+const TO: &str = "2027-02-28";
+
+fn main() -> anyhow::Result<()> {
+    let args = Args::parse();
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
+    if let Some(dir) = &args.export_child {
+        return runtime.block_on(export_child(dir));
+    }
+    let sizes = if args.scaling { vec![10_000, 100_000, 1_000_000] } else { vec![args.activities] };
+    let mut all = Vec::new();
+    for n in sizes {
+        let figures = runtime.block_on(bench_size(&args, n))?;
+        print_table(n, &figures);
+        all.push(serde_json::json!({ "activities": n, "figures": figures.iter().map(Figure::json).collect::<Vec<_>>() }));
+    }
+    if let Some(parent) = args.json.parent() {
+        std::fs::create_dir_all(parent)?;
+    }
+    let command = std::env::args().collect::<Vec<_>>().join(" ");
+    let doc = serde_json::json!({ "command": command, "runs": all });
+    std::fs::write(&args.json, serde_json::to_string_pretty(&doc)?)?;
+    println!("\ncommand: {command}\nfigures written to {}", args.json.display());
+    Ok(())
+}
+
+/// One measured figure.
+struct Figure {
+    name: &'static str,
+    unit: &'static str,
+    median: f64,
+    min: f64,
+    max: f64,
+    baseline: Option<f64>,
+    target: &'static str,
+    note: String,
+}
+
+impl Figure {
+    fn of(name: &'static str, unit: &'static str, samples: &[f64], target: &'static str) -> Figure {
+        let (median, min, max) = stats(samples);
+        Figure { name, unit, median, min, max, baseline: None, target, note: String::new() }
+    }
+
+    fn json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "name": self.name, "unit": self.unit, "median": self.median, "min": self.min, "max": self.max,
+            "baseline_median": self.baseline, "ratio": self.baseline.map(|b| self.median / b),
+            "target": self.target, "note": self.note,
+        })
+    }
+}
+
+fn stats(samples: &[f64]) -> (f64, f64, f64) {
+    let mut s: Vec<f64> = samples.iter().copied().filter(|v| v.is_finite()).collect();
+    if s.is_empty() {
+        return (f64::NAN, f64::NAN, f64::NAN);
+    }
+    s.sort_by(f64::total_cmp);
+    let median = if s.len() % 2 == 1 { s[s.len() / 2] } else { (s[s.len() / 2 - 1] + s[s.len() / 2]) / 2.0 };
+    (median, s[0], s[s.len() - 1])
+}
+
+fn print_table(n: usize, figures: &[Figure]) {
+    println!("\n== {n} activities ==");
+    println!("{:<44} {:>10} {:>19} {:>10} {:>7}  {:<20} note", "figure", "median", "min–max", "baseline", "ratio", "target");
+    for f in figures {
+        let base = f.baseline.map_or("—".to_string(), |b| format!("{b:.1}"));
+        let ratio = f.baseline.map_or("—".to_string(), |b| format!("{:.2}", f.median / b));
+        println!(
+            "{:<44} {:>7.1} {:<2} {:>8.1}–{:<8.1} {:>10} {:>7}  {:<20} {}",
+            f.name, f.median, f.unit, f.min, f.max, base, ratio, f.target, f.note
+        );
+    }
+}
+
+/// Creates the data set of `n` activities unless it is there; returns its data directory.
+fn ensure_data(data_dir: &Path, n: usize) -> anyhow::Result<PathBuf> {
+    let dir = data_dir.join(n.to_string());
+    let db = dir.join("anxu.duckdb");
+    if db.exists() {
+        return Ok(dir);
+    }
+    std::fs::create_dir_all(&dir)?;
+    let tmp = dir.join("anxu.duckdb.partial");
+    let _ = std::fs::remove_file(&tmp);
+    let started = Instant::now();
+    {
+        let state = open_state(&tmp)?;
+        anxu::setup::seed_demo(&state.store, &state.regions, state.clock.now())?;
+        let report = anxu::setup::seed_demo_data(&state.store, &state.regions, today(), n, 1)?;
+        println!(
+            "generated {n} activities in {:.1} s: {}",
+            started.elapsed().as_secs_f64(),
+            report.map(|r| r.to_string()).unwrap_or_default()
+        );
+        state.store.write_blocking(|tx| Ok(tx.execute_batch("CHECKPOINT")?)).ok();
+    }
+    std::fs::rename(&tmp, &db)?;
+    Ok(dir)
+}
+
+fn open_state(db: &Path) -> anyhow::Result<AppState> {
+    let dir = db.parent().unwrap_or(Path::new("."));
+    let clock = Arc::new(ManualClock::new(today().and_hms_opt(2, 0, 0).unwrap_or_default()));
+    let key = anxu::setup::load_or_create_key(dir)?;
+    let regions = anxu::setup::load_regions(None)?;
+    anxu::setup::open_app(Some(db), &dir.join("files"), key, regions, clock, Config::default())
+}
+
+async fn bench_size(args: &Args, n: usize) -> anyhow::Result<Vec<Figure>> {
+    let dir = {
+        let data_dir = args.data_dir.clone();
+        tokio::task::spawn_blocking(move || ensure_data(&data_dir, n)).await??
+    };
+    let db = dir.join("anxu.duckdb");
+    let mut figures = Vec::new();
+
+    // Start-up: open the database, apply migrations, check the report definitions, build the router.
+    let mut startup = Vec::new();
+    for _ in 0..3 {
+        let db = db.clone();
+        let t = Instant::now();
+        let state = tokio::task::spawn_blocking(move || open_state(&db)).await??;
+        let _router = anxu::web::router(state.clone());
+        startup.push(t.elapsed().as_secs_f64() * 1000.0);
+        drop(_router);
+        drop(state);
+    }
+    figures.push(Figure::of("start-up (open database, router)", "ms", &startup, "≤ 2000 ms"));
+
+    let db2 = db.clone();
+    let state = tokio::task::spawn_blocking(move || open_state(&db2)).await??;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let service = anxu::web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+    let server = tokio::spawn(async move { axum::serve(listener, service).await });
+
+    let commander = Client::sign_in(addr, "zj_commander").await?;
+    let rounds = args.rounds.max(3);
+    for (name, path, scope, unit_index) in [
+        ("map page, province (cities)", format!("/map?from={FROM}&to={TO}"), "/330000/", 3),
+        ("map page, 杭州市 (counties)", format!("/map?region=330100&from={FROM}&to={TO}"), "/330000/330100/", 4),
+    ] {
+        let q = MapQuery {
+            scope_path: scope.into(),
+            unit_index,
+            from: NaiveDate::parse_from_str(FROM, "%Y-%m-%d")?,
+            to: NaiveDate::parse_from_str(TO, "%Y-%m-%d")?,
+            kind: None,
+            status: None,
+        };
+        let first = commander.get(&path).await?;
+        if first.0 != 200 {
+            bail!("GET {path}: {}", first.0);
+        }
+        if name.contains("province") {
+            figures.push(Figure {
+                note: "VmRSS after the first map request".into(),
+                ..Figure::of("resident memory after first map request", "MB", &[rss_mb("VmRSS")], "—")
+            });
+        }
+        let (page, raw) = interleaved(rounds, || commander.get(&path), || {
+            let q = q.clone();
+            let store = state.store.clone();
+            async move { store.read(move |c| raw_queries(c, &q, false)).await.map_err(anyhow::Error::from) }
+        })
+        .await?;
+        let mut f = Figure::of(name, "ms", &page, "≤ 150 ms, ≤ 1.3× raw");
+        f.baseline = Some(stats(&raw).0);
+        f.note = format!("page {} KB", first.1.len() / 1024);
+        figures.push(f);
+    }
+    let county_svg = commander.get(&format!("/map?layer=county&from={FROM}&to={TO}")).await?;
+    let svg_bytes = svg_size(&county_svg.1);
+    figures.push(Figure {
+        note: "county-level SVG of the province, before compression".into(),
+        ..Figure::of("county SVG size", "KB", &[svg_bytes as f64 / 1024.0], "≤ 300 KB")
+    });
+
+    figures.extend(anxu_bench_stats::run(&state, addr, rounds).await?);
+
+    // Excel export of the whole activity list, in a fresh process so that its peak memory is its own.
+    let exe = std::env::current_exe()?;
+    let t = Instant::now();
+    let out = std::process::Command::new(exe).arg("--export-child").arg(&dir).output()?;
+    let wall = t.elapsed().as_secs_f64();
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    if !out.status.success() {
+        bail!("export child failed: {text}{}", String::from_utf8_lossy(&out.stderr));
+    }
+    let field = |k: &str| text.lines().find_map(|l| l.strip_prefix(k)).and_then(|v| v.trim().parse::<f64>().ok());
+    figures.push(Figure {
+        note: format!("{} rows, {:.1} MB file; process wall {wall:.1} s", field("rows=").unwrap_or(0.0), field("mb=").unwrap_or(0.0)),
+        ..Figure::of("xlsx export of the activity list", "s", &[field("seconds=").unwrap_or(f64::NAN)], "≤ 10 s")
+    });
+    figures.push(Figure::of("xlsx export peak memory (VmHWM)", "MB", &[field("peak_mb=").unwrap_or(f64::NAN)], "≤ 300 MB"));
+
+    server.abort();
+    Ok(figures)
+}
+
+/// Alternates page and baseline rounds so that noise hits both alike; returns milliseconds.
+async fn interleaved<P, PF, B, BF, T>(rounds: usize, mut page: P, mut base: B) -> anyhow::Result<(Vec<f64>, Vec<f64>)>
+where
+    P: FnMut() -> PF,
+    PF: std::future::Future<Output = anyhow::Result<(u16, Vec<u8>)>>,
+    B: FnMut() -> BF,
+    BF: std::future::Future<Output = anyhow::Result<T>>,
+{
+    // Warm-up: caches, prepared statements.
+    page().await?;
+    base().await?;
+    let (mut p, mut b) = (Vec::new(), Vec::new());
+    for _ in 0..rounds {
+        let t = Instant::now();
+        let r = page().await?;
+        p.push(t.elapsed().as_secs_f64() * 1000.0);
+        if r.0 != 200 {
+            bail!("page answered {}", r.0);
+        }
+        let t = Instant::now();
+        base().await?;
+        b.push(t.elapsed().as_secs_f64() * 1000.0);
+    }
+    Ok((p, b))
+}
+
+fn svg_size(body: &[u8]) -> usize {
+    let text = String::from_utf8_lossy(body);
+    let Some(start) = text.find("<svg class=\"choropleth\"") else { return 0 };
+    text[start..].find("</svg>").map_or(0, |end| end + "</svg>".len())
+}
+
+/// A field of /proc/self/status in MB.
+fn rss_mb(field: &str) -> f64 {
+    let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(field).and_then(|v| v.trim_start_matches(':').trim().strip_suffix("kB")))
+        .and_then(|v| v.trim().parse::<f64>().ok())
+        .map_or(f64::NAN, |kb| kb / 1024.0)
+}
+
+async fn export_child(dir: &Path) -> anyhow::Result<()> {
+    let db = dir.join("anxu.duckdb");
+    let state = tokio::task::spawn_blocking(move || open_state(&db)).await??;
+    // The province's administrator sees every activity: the export's rows.
+    let rows: i64 = state.store.read(|c| Ok(c.query_row("SELECT count(*) FROM activities", [], |r| r.get(0))?)).await?;
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    let service = anxu::web::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    tokio::spawn(async move { axum::serve(listener, service).await });
+    let admin = Client::sign_in(addr, "zj_admin").await?;
+    let t = Instant::now();
+    let (status, body) = admin.get("/permits/export").await?;
+    let seconds = t.elapsed().as_secs_f64();
+    if status != 200 {
+        bail!("export answered {status}");
+    }
+    if !body.starts_with(b"PK") {
+        bail!("the export is not an xlsx (zip) file");
+    }
+    println!("seconds={seconds:.3}\nrows={rows}\nmb={:.2}\npeak_mb={:.1}", body.len() as f64 / 1e6, rss_mb("VmHWM"));
+    std::io::stdout().flush()?;
+    Ok(())
+}
+
+/// A minimal HTTP/1.1 client over loopback with a session cookie.
+#[derive(Clone)]
+struct Client {
+    addr: SocketAddr,
+    cookie: String,
+    csrf: String,
+}
+
+impl Client {
+    async fn sign_in(addr: SocketAddr, login: &str) -> anyhow::Result<Client> {
+        let anon = Client { addr, cookie: String::new(), csrf: String::new() };
+        let (_, headers, _) = anon.request("GET", "/login", None).await?;
+        let token = cookie_value(&headers, "anxu_login_csrf").context("no login CSRF cookie")?;
+        let body = serde_urlencoded::to_string([
+            ("login_name", login),
+            ("password", anxu::setup::DEMO_PASSWORD),
+            ("csrf", token.as_str()),
+        ])?;
+        let c = Client { cookie: format!("anxu_login_csrf={token}"), ..anon };
+        let (status, headers, _) = c.request("POST", "/login", Some(body)).await?;
+        let session = cookie_value(&headers, "anxu_session").with_context(|| format!("sign-in of {login}: {status}"))?;
+        let mut c = Client { addr, cookie: format!("anxu_session={session}"), csrf: String::new() };
+        let (_, _, page) = c.request("GET", "/account/password", None).await?;
+        let page = String::from_utf8_lossy(&page).to_string();
+        c.csrf = page
+            .split("name=\"csrf\" value=\"")
+            .nth(1)
+            .and_then(|s| s.split('"').next())
+            .unwrap_or_default()
+            .to_string();
+        Ok(c)
+    }
+
+    async fn get(&self, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
+        let (s, _, b) = self.request("GET", path, None).await?;
+        Ok((s, b))
+    }
+
+    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> anyhow::Result<(u16, Vec<u8>)> {
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf", &self.csrf));
+        let (s, _, b) = self.request("POST", path, Some(serde_urlencoded::to_string(&all)?)).await?;
+        Ok((s, b))
+    }
+
+    async fn request(&self, method: &str, path: &str, body: Option<String>) -> anyhow::Result<(u16, String, Vec<u8>)> {
+        let mut s = TcpStream::connect(self.addr).await?;
+        s.set_nodelay(true)?;
+        let body = body.unwrap_or_default();
+        let mut req = format!("{method} {path} HTTP/1.1\r\nHost: {}\r\nConnection: close\r\n", self.addr);
+        if !self.cookie.is_empty() {
+            req.push_str(&format!("Cookie: {}\r\n", self.cookie));
+        }
+        if method == "POST" {
+            req.push_str(&format!(
+                "Content-Type: application/x-www-form-urlencoded\r\nContent-Length: {}\r\nOrigin: http://{}\r\n",
+                body.len(),
+                self.addr
+            ));
+        }
+        req.push_str("\r\n");
+        req.push_str(&body);
+        s.write_all(req.as_bytes()).await?;
+        let mut raw = Vec::new();
+        tokio::time::timeout(Duration::from_secs(600), s.read_to_end(&mut raw)).await??;
+        let split = raw.windows(4).position(|w| w == b"\r\n\r\n").context("no header end")?;
+        let head = String::from_utf8_lossy(&raw[..split]).to_string();
+        let status = head.split_whitespace().nth(1).and_then(|s| s.parse().ok()).unwrap_or(0);
+        let mut body = raw[split + 4..].to_vec();
+        if head.to_ascii_lowercase().contains("transfer-encoding: chunked") {
+            body = dechunk(&body);
+        }
+        Ok((status, head, body))
+    }
+}
+
+fn dechunk(mut b: &[u8]) -> Vec<u8> {
+    let mut out = Vec::new();
+    while let Some(line_end) = b.windows(2).position(|w| w == b"\r\n") {
+        let size = usize::from_str_radix(String::from_utf8_lossy(&b[..line_end]).trim(), 16).unwrap_or(0);
+        if size == 0 || b.len() < line_end + 2 + size {
+            break;
+        }
+        out.extend_from_slice(&b[line_end + 2..line_end + 2 + size]);
+        b = &b[(line_end + 4 + size).min(b.len())..];
+    }
+    out
+}
+
+fn cookie_value(head: &str, name: &str) -> Option<String> {
+    head.lines()
+        .filter(|l| l.to_ascii_lowercase().starts_with("set-cookie:"))
+        .find_map(|l| l.split_once(':').map(|(_, v)| v.trim()).and_then(|v| v.strip_prefix(&format!("{name}="))))
+        .map(|v| v.split(';').next().unwrap_or_default().to_string())
+}
+
+/// The statistics pages and the workflow under concurrency.
+mod anxu_bench_stats {
+    use super::*;
+
+    pub async fn run(_state: &AppState, _addr: SocketAddr, _rounds: usize) -> anyhow::Result<Vec<Figure>> {
+        Ok(Vec::new())
+    }
+}
