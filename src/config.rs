@@ -30,6 +30,9 @@ pub struct ServeArgs {
     /// Create the demo users and roles (idempotent; see the README).
     #[arg(long, env = "ANXU_DEMO")]
     pub demo: bool,
+    /// With `--demo` on the intranet: how many province-wide demo activities to generate on the first start.
+    #[arg(long, env = "ANXU_DEMO_ACTIVITIES", default_value_t = crate::setup::SERVE_DEMO_ACTIVITIES)]
+    pub demo_activities: usize,
     /// Origins allowed to embed pages (`?embed=1`) in a frame, e.g. `https://portal.gat.zj`; space-separated.
     #[arg(long, env = "ANXU_FRAME_ANCESTORS", value_delimiter = ' ', num_args = 0..)]
     pub frame_ancestors: Vec<String>,

@@ -65,8 +65,7 @@ impl fmt::Display for DemoReport {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(
             f,
-            "演示数据 demo data：活动 activities {}，承办单位 organizers {}，场地 venues {}，风评机构 agencies {}，\
-             踏勘 surveys {}，整改意见 rectifications {}，审批记录 history {}",
+            "活动 {} 场，承办单位 {} 家，场馆 {} 个，风评机构 {} 家，踏勘 {} 次，整改意见 {} 条，审批记录 {} 条",
             self.activities,
             self.organizers,
             self.venues,
@@ -110,7 +109,26 @@ pub fn generate(
         write_batch(conn, spec.seed, first, &batch, &mut report)?;
         first = end;
     }
+    attach_flows(conn, regions, &prefix)?;
     Ok(report)
+}
+
+/// Gives every accepted demo application the approval flow in force for its bureau (its own or the nearest
+/// ancestor's, as acceptance picks it) when that flow has the generated number of steps, so that approvers of that
+/// bureau can act on the ones still in approval. Bureaus without such a flow keep none (nobody there can approve).
+fn attach_flows(conn: &Connection, regions: &RegionTree, prefix: &str) -> StoreResult<()> {
+    for r in regions.subtree(regions.root().adcode) {
+        let Some((flow, steps)) = crate::store::config::flow_for(conn, &regions.path_key(r.adcode))? else { continue };
+        if steps != FLOW_STEPS {
+            continue;
+        }
+        conn.execute(
+            "UPDATE activities SET flow_id = ? WHERE bureau = ? AND starts_with(portal_ref, ?)
+               AND accepted_at IS NOT NULL AND flow_id IS NULL AND steps = ?",
+            params![flow, r.adcode.get(), prefix, steps],
+        )?;
+    }
+    Ok(())
 }
 
 // ---- tuning ----
@@ -546,10 +564,10 @@ const RECTIFICATIONS: &[(&str, &str)] = &[
 fn person(rng: &mut Rng) -> String {
     let mut name = String::from(SURNAMES[rng.skewed(SURNAMES.len(), 1.6)]);
     if rng.chance(0.35) {
-        name.push_str(rng.pick(GIVEN));
+        name.push_str(*rng.pick(GIVEN));
     } else {
-        name.push_str(rng.pick(GIVEN_FIRST));
-        name.push_str(rng.pick(GIVEN));
+        name.push_str(*rng.pick(GIVEN_FIRST));
+        name.push_str(*rng.pick(GIVEN));
     }
     name
 }
@@ -1400,7 +1418,8 @@ impl World<'_> {
         let submitted = at_minutes(self.today - days(back), 8 * 60 + i64::from(rng.between(0, 14 * 60)));
         let created = submitted + minutes(rng.between(10, 600));
         let mut tl = Timeline::new(submitted, created, organizer, staff);
-        self.run(rng, &mut tl, Some(Script { target, step: u32::from(rng.chance(0.5)) }));
+        let step = u32::from(rng.chance(0.5));
+        self.run(rng, &mut tl, Some(Script { target, step }));
         let week = 7 * 24 * 60;
         let gap = (self.now - tl.last).num_minutes();
         if !target.is_final() || gap < 0 {
@@ -1689,7 +1708,10 @@ impl World<'_> {
         let name = activity_name(rng, kind, place, &county.city_short, date, attendance >= 10_000);
         let assessment = self.assessment(rng, kind, attendance, tl.submitted);
         let surveys = match tl.accepted {
-            Some(acc) if rng.chance(SURVEY_SHARE) => self.surveys(rng, acc, start, venue),
+            // Surveys belong to the review: between acceptance and the decision (or the event, if earlier).
+            Some(acc) if rng.chance(SURVEY_SHARE) => {
+                self.surveys(rng, acc, tl.decided.map_or(start, |d| d.min(start)), venue)
+            }
             _ => Vec::new(),
         };
         Act {
@@ -2061,7 +2083,7 @@ mod tests {
                  AND start_at < end_at AND start_at >= submitted_at + INTERVAL 19 DAY
                  AND attendance >= 1000 AND sessions BETWEEN 1 AND 5
                  AND start_at BETWEEN TIMESTAMP '2024-03-20' AND TIMESTAMP '2026-05-20')",
-            "SELECT count(*) FROM activities WHERE flow_id IS NOT NULL OR (steps NOT IN (0, 2))",
+            "SELECT count(*) FROM activities WHERE (flow_id IS NOT NULL AND accepted_at IS NULL) OR (steps NOT IN (0, 2))",
             // regions: one or two counties of one city; the venue in one of them, big enough
             "SELECT count(*) FROM activity_regions r JOIN regions g ON g.adcode = r.region WHERE g.level <> 'county'",
             "SELECT count(*) FROM activities a

@@ -13,6 +13,7 @@ pub mod domain;
 pub mod exchange;
 pub mod files;
 pub mod geo;
+pub mod reports;
 pub mod setup;
 pub mod sms_delivery;
 pub mod store;

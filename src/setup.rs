@@ -53,6 +53,12 @@ pub const SERVE_DEMO_ACTIVITIES: usize = 20_000;
 /// The seed of that data set.
 pub const DEMO_SEED: u64 = 1;
 
+/// The last day whose 18:00 Beijing time (the generator's "now") has passed at UTC time `now`, so that no generated
+/// record lies in the future.
+pub fn demo_today(now: chrono::NaiveDateTime) -> chrono::NaiveDate {
+    (now + chrono::TimeDelta::hours(8) - chrono::TimeDelta::hours(18)).date()
+}
+
 /// Generates the province-wide demo data set of `seed` unless it exists already.
 pub fn seed_demo_data(
     store: &Store,
@@ -90,10 +96,12 @@ pub fn demo_data_command(
     let now = SystemClock.now();
     let province = regions.root().adcode;
     store.write_blocking(move |tx| crate::store::config::seed_defaults(tx, now, province))?;
-    let today = (now + chrono::TimeDelta::hours(8)).date();
+    let today = demo_today(now);
     let started = std::time::Instant::now();
     match seed_demo_data(&store, &regions, today, activities, seed)? {
-        Some(report) => Ok(format!("{report}（用时 {:.1} 秒，{}）", started.elapsed().as_secs_f64(), db.display())),
+        Some(report) => {
+            Ok(format!("演示数据：{report}（用时 {:.1} 秒，{}）", started.elapsed().as_secs_f64(), db.display()))
+        }
         None => anyhow::bail!("{} 已有种子 {seed} 的演示数据；请换一个 --seed 或使用新的数据目录", db.display()),
     }
 }
@@ -197,6 +205,7 @@ pub fn open_app(
     let now = clock.now();
     store.write_blocking(move |tx| crate::store::config::seed_defaults(tx, now, province))?;
     let files = FileStore::new(files).with_context(|| format!("creating {}", files.display()))?;
+    let reports = Arc::new(check_reports(&store, crate::reports::Catalog::builtin())?);
     Ok(AppState {
         store,
         regions: Arc::new(regions),
@@ -205,7 +214,21 @@ pub fn open_app(
         files,
         key: Arc::new(key),
         sms_delivery: Arc::default(),
+        reports,
     })
+}
+
+/// Parses the built-in report definitions and runs each one's SQL once with `LIMIT 0`, so that a malformed
+/// definition stops the start naming its file and line (`reports/<file>:<line>: …`).
+pub fn check_reports(
+    store: &Store,
+    parsed: Result<crate::reports::Catalog, crate::reports::DefError>,
+) -> anyhow::Result<crate::reports::Catalog> {
+    let catalog = parsed.map_err(|e| anyhow::anyhow!("报表定义有误：{e}"))?;
+    let checked = catalog.clone();
+    let outcome = store.write_blocking(move |tx| Ok(checked.check_against(tx)))?;
+    outcome.map_err(|e| anyhow::anyhow!("报表定义有误：{e}"))?;
+    Ok(catalog)
 }
 
 /// Loads this side's signing key from `dir/signing.key`, creating it on first start.
@@ -244,8 +267,10 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
                 (true, Site::Intranet) => {
                     seed_demo(&app.store, &app.regions, clock.now())?;
                     crate::demo::seed_activities(&app)?;
-                    let today = (clock.now() + chrono::TimeDelta::hours(8)).date();
-                    if let Some(report) = seed_demo_data(&app.store, &app.regions, today, SERVE_DEMO_ACTIVITIES, DEMO_SEED)? {
+                    let today = demo_today(clock.now());
+                    if let Some(report) =
+                        seed_demo_data(&app.store, &app.regions, today, args.demo_activities, DEMO_SEED)?
+                    {
                         println!("演示数据：{report}");
                     }
                     println!("演示用户已就绪（密码均为 {DEMO_PASSWORD}）：");

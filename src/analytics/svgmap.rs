@@ -158,14 +158,20 @@ mod tests {
 
     #[test]
     fn paths_are_relative_closed_and_skip_repeated_points() {
-        let mp = MultiPolygon(vec![polygon![(x: 120.0, y: 30.0), (x: 121.0, y: 30.0), (x: 121.0, y: 30.0), (x: 121.0, y: 31.0), (x: 120.0, y: 30.0)]]);
+        let mp = MultiPolygon(vec![
+            polygon![(x: 120.0, y: 30.0), (x: 121.0, y: 30.0), (x: 121.0, y: 30.0), (x: 121.0, y: 31.0), (x: 120.0, y: 30.0)],
+        ]);
         let p = Projection::fit(Rect::new(Coord { x: 120.0, y: 30.0 }, Coord { x: 121.0, y: 31.0 }));
         let d = path_data(&mp, &p);
         assert!(d.starts_with('M') && d.ends_with('z'), "{d}");
         assert_eq!(d.matches('M').count(), 1);
         // three distinct moves after the start: right, up, back
         let (x0, y0) = p.point(Coord { x: 120.0, y: 30.0 });
-        assert!(d.starts_with(&format!("M{} {}", Tenths((x0 * 10.0).round() as i64), Tenths((y0 * 10.0).round() as i64))));
+        assert!(d.starts_with(&format!(
+            "M{} {}",
+            Tenths((x0 * 10.0).round() as i64),
+            Tenths((y0 * 10.0).round() as i64)
+        )));
         assert!(p.point(Coord { x: 121.0, y: 31.0 }).1 < y0, "north is up");
     }
 

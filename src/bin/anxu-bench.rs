@@ -27,7 +27,7 @@ use anxu::config::Config;
 use anxu::web::AppState;
 
 #[derive(Parser)]
-#[command(name = "anxu-bench", about = "安许 benchmarks: pages, export, workflow concurrency, start-up")]
+#[command(name = "anxu-bench", about = "安许 benchmarks: map and statistics pages, list export, start-up")]
 struct Args {
     /// Activities in the data set.
     #[arg(long, default_value_t = 1_000_000)]
@@ -69,7 +69,9 @@ fn main() -> anyhow::Result<()> {
     for n in sizes {
         let figures = runtime.block_on(bench_size(&args, n))?;
         print_table(n, &figures);
-        all.push(serde_json::json!({ "activities": n, "figures": figures.iter().map(Figure::json).collect::<Vec<_>>() }));
+        all.push(
+            serde_json::json!({ "activities": n, "figures": figures.iter().map(Figure::json).collect::<Vec<_>>() }),
+        );
     }
     if let Some(parent) = args.json.parent() {
         std::fs::create_dir_all(parent)?;
@@ -120,7 +122,10 @@ fn stats(samples: &[f64]) -> (f64, f64, f64) {
 
 fn print_table(n: usize, figures: &[Figure]) {
     println!("\n== {n} activities ==");
-    println!("{:<44} {:>10} {:>19} {:>10} {:>7}  {:<20} note", "figure", "median", "min–max", "baseline", "ratio", "target");
+    println!(
+        "{:<44} {:>10} {:>19} {:>10} {:>7}  {:<20} note",
+        "figure", "median", "min–max", "baseline", "ratio", "target"
+    );
     for f in figures {
         let base = f.baseline.map_or("—".to_string(), |b| format!("{b:.1}"));
         let ratio = f.baseline.map_or("—".to_string(), |b| format!("{:.2}", f.median / b));
@@ -217,11 +222,15 @@ async fn bench_size(args: &Args, n: usize) -> anyhow::Result<Vec<Figure>> {
                 ..Figure::of("resident memory after first map request", "MB", &[rss_mb("VmRSS")], "—")
             });
         }
-        let (page, raw) = interleaved(rounds, || commander.get(&path), || {
-            let q = q.clone();
-            let store = state.store.clone();
-            async move { store.read(move |c| raw_queries(c, &q, false)).await.map_err(anyhow::Error::from) }
-        })
+        let (page, raw) = interleaved(
+            rounds,
+            || commander.get(&path),
+            || {
+                let q = q.clone();
+                let store = state.store.clone();
+                async move { store.read(move |c| raw_queries(c, &q, false)).await.map_err(anyhow::Error::from) }
+            },
+        )
         .await?;
         let mut f = Figure::of(name, "ms", &page, "≤ 150 ms, ≤ 1.3× raw");
         f.baseline = Some(stats(&raw).0);
@@ -235,7 +244,7 @@ async fn bench_size(args: &Args, n: usize) -> anyhow::Result<Vec<Figure>> {
         ..Figure::of("county SVG size", "KB", &[svg_bytes as f64 / 1024.0], "≤ 300 KB")
     });
 
-    figures.extend(anxu_bench_stats::run(&state, addr, rounds).await?);
+    figures.extend(stats_pages::run(&state, addr, rounds).await?);
 
     // Excel export of the whole activity list, in a fresh process so that its peak memory is its own.
     let exe = std::env::current_exe()?;
@@ -248,10 +257,19 @@ async fn bench_size(args: &Args, n: usize) -> anyhow::Result<Vec<Figure>> {
     }
     let field = |k: &str| text.lines().find_map(|l| l.strip_prefix(k)).and_then(|v| v.trim().parse::<f64>().ok());
     figures.push(Figure {
-        note: format!("{} rows, {:.1} MB file; process wall {wall:.1} s", field("rows=").unwrap_or(0.0), field("mb=").unwrap_or(0.0)),
+        note: format!(
+            "{} rows, {:.1} MB file; process wall {wall:.1} s",
+            field("rows=").unwrap_or(0.0),
+            field("mb=").unwrap_or(0.0)
+        ),
         ..Figure::of("xlsx export of the activity list", "s", &[field("seconds=").unwrap_or(f64::NAN)], "≤ 10 s")
     });
-    figures.push(Figure::of("xlsx export peak memory (VmHWM)", "MB", &[field("peak_mb=").unwrap_or(f64::NAN)], "≤ 300 MB"));
+    figures.push(Figure::of(
+        "xlsx export peak memory (VmHWM)",
+        "MB",
+        &[field("peak_mb=").unwrap_or(f64::NAN)],
+        "≤ 300 MB",
+    ));
 
     server.abort();
     Ok(figures)
@@ -343,7 +361,8 @@ impl Client {
         ])?;
         let c = Client { cookie: format!("anxu_login_csrf={token}"), ..anon };
         let (status, headers, _) = c.request("POST", "/login", Some(body)).await?;
-        let session = cookie_value(&headers, "anxu_session").with_context(|| format!("sign-in of {login}: {status}"))?;
+        let session =
+            cookie_value(&headers, "anxu_session").with_context(|| format!("sign-in of {login}: {status}"))?;
         let mut c = Client { addr, cookie: format!("anxu_session={session}"), csrf: String::new() };
         let (_, _, page) = c.request("GET", "/account/password", None).await?;
         let page = String::from_utf8_lossy(&page).to_string();
@@ -358,13 +377,6 @@ impl Client {
 
     async fn get(&self, path: &str) -> anyhow::Result<(u16, Vec<u8>)> {
         let (s, _, b) = self.request("GET", path, None).await?;
-        Ok((s, b))
-    }
-
-    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> anyhow::Result<(u16, Vec<u8>)> {
-        let mut all: Vec<(&str, &str)> = fields.to_vec();
-        all.push(("csrf", &self.csrf));
-        let (s, _, b) = self.request("POST", path, Some(serde_urlencoded::to_string(&all)?)).await?;
         Ok((s, b))
     }
 
@@ -419,11 +431,42 @@ fn cookie_value(head: &str, name: &str) -> Option<String> {
         .map(|v| v.split(';').next().unwrap_or_default().to_string())
 }
 
-/// The statistics pages and the workflow under concurrency.
-mod anxu_bench_stats {
+/// The survey statistics page (province and one city) against the report's SQL run directly.
+mod stats_pages {
     use super::*;
+    use anxu::domain::region::Adcode;
+    use anxu::reports::Params;
 
-    pub async fn run(_state: &AppState, _addr: SocketAddr, _rounds: usize) -> anyhow::Result<Vec<Figure>> {
-        Ok(Vec::new())
+    pub async fn run(state: &AppState, addr: SocketAddr, rounds: usize) -> anyhow::Result<Vec<Figure>> {
+        let analyst = Client::sign_in(addr, "zj_analyst").await?;
+        let report = state.reports.get("survey_by_region").context("no survey_by_region report")?.clone();
+        let from = NaiveDate::parse_from_str(FROM, "%Y-%m-%d")?;
+        let to = NaiveDate::parse_from_str(TO, "%Y-%m-%d")?;
+        let mut out = Vec::new();
+        for (name, region) in
+            [("survey statistics, province (cities)", "330000"), ("survey statistics, 杭州市", "330100")]
+        {
+            let path = format!("/stats/survey_by_region?region={region}&from={FROM}&to={TO}");
+            let code = Adcode::parse(region).context("adcode")?;
+            let params = Params::new(&state.regions, code, from, to + chrono::TimeDelta::days(1), None);
+            let first = analyst.get(&path).await?;
+            if first.0 != 200 {
+                bail!("GET {path}: {}", first.0);
+            }
+            let (page, raw) = interleaved(
+                rounds,
+                || analyst.get(&path),
+                || {
+                    let (r, p, store) = (report.clone(), params.clone(), state.store.clone());
+                    async move { store.read(move |c| Ok(r.run(c, &p)?.rows.len())).await.map_err(anyhow::Error::from) }
+                },
+            )
+            .await?;
+            let mut f = Figure::of(name, "ms", &page, "≤ 150 ms");
+            f.baseline = Some(stats(&raw).0);
+            f.note = format!("page {} KB", first.1.len() / 1024);
+            out.push(f);
+        }
+        Ok(out)
     }
 }

@@ -2,6 +2,7 @@
 
 use std::fmt::Write as _;
 
+use ::geo::orient::{Direction, Orient};
 use ::geo::{Coord, MultiPolygon};
 
 use super::GeoError;
@@ -69,6 +70,8 @@ pub fn feature_collection(features: &[Feature<'_>]) -> Result<(String, usize), G
         let mut geometry = String::new();
         let mut polygons = 0;
         for polygon in f.geometry.iter() {
+            // RFC 7946: exterior rings counter-clockwise, holes clockwise.
+            let polygon = polygon.orient(Direction::Default);
             let exterior = round_ring(&polygon.exterior().0);
             if exterior.len() < 4 {
                 continue;

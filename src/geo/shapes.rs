@@ -5,6 +5,7 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use ::geo::orient::{Direction, Orient};
 use ::geo::{BoundingRect, Coord, GeodesicArea, MultiPolygon, Rect};
 use serde_json::Value;
 
@@ -134,7 +135,10 @@ fn read_feature(f: &Value, limits: &Limits) -> Result<RegionShape, GeoError> {
         file: "layer".into(),
         error: Box::new(e),
     })?;
-    let bbox = geometry.bounding_rect().unwrap_or_else(|| Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: 0.0, y: 0.0 }));
+    let bbox =
+        geometry.bounding_rect().unwrap_or_else(|| Rect::new(Coord { x: 0.0, y: 0.0 }, Coord { x: 0.0, y: 0.0 }));
+    // The layers' rings may run clockwise; the geodesic area of such a ring is the rest of the globe.
+    let geometry = geometry.orient(Direction::Default);
     let area_km2 = geometry.geodesic_area_unsigned() / 1_000_000.0;
     Ok(RegionShape { adcode, name, parent, level, geometry, area_km2, bbox })
 }

@@ -321,7 +321,7 @@ impl Binding<'_> {
 
 /// A DATE value (days since 1970-01-01), so that DuckDB compares dates, not strings.
 fn date_value(d: NaiveDate) -> Value {
-    let days = d.signed_duration_since(NaiveDateTime::UNIX_EPOCH.date()).num_days();
+    let days = d.signed_duration_since(DateTime::UNIX_EPOCH.date_naive()).num_days();
     i32::try_from(days).map_or_else(|_| Value::Text(d.to_string()), Value::Date32)
 }
 
@@ -365,8 +365,8 @@ impl Cell {
             }
             ValueRef::Decimal(d) => d.to_string().parse().map_or(Self::Null, Self::Float),
             ValueRef::Text(bytes) => Self::Text(String::from_utf8_lossy(bytes).into_owned()),
-            ValueRef::Date32(days) => NaiveDateTime::UNIX_EPOCH
-                .date()
+            ValueRef::Date32(days) => DateTime::UNIX_EPOCH
+                .date_naive()
                 .checked_add_signed(TimeDelta::days(i64::from(days)))
                 .map_or(Self::Null, Self::Date),
             ValueRef::Timestamp(unit, t) => {
@@ -382,6 +382,19 @@ impl Cell {
             // Precision loss beyond 2^53 is fine for display.
             Self::Int(i) => Some(*i as f64),
             Self::Float(f) => Some(*f),
+            _ => None,
+        }
+    }
+
+    /// The value as a number (for charts).
+    pub fn as_number(&self) -> Option<f64> {
+        self.number().filter(|v| v.is_finite())
+    }
+
+    /// The value as a region code (for drill-down links).
+    pub fn as_region(&self) -> Option<Adcode> {
+        match self {
+            Self::Int(code) => Adcode::from_stored(*code),
             _ => None,
         }
     }
@@ -556,7 +569,7 @@ impl Report {
     /// Prepares and runs the SQL with `LIMIT 0` on an empty period, and checks that every declared column is there.
     fn check(&self, conn: &Connection) -> Result<(), DefError> {
         let sql = format!("SELECT * FROM (\n{}\n) AS report_check LIMIT 0", self.sql);
-        let day = NaiveDateTime::UNIX_EPOCH.date();
+        let day = DateTime::UNIX_EPOCH.date_naive();
         let binding = Binding { from: day, to: day, region_path: "/", depth: 1, kind: "" };
         match self.query(conn, &sql, &binding) {
             Ok(_) => Ok(()),

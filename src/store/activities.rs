@@ -203,13 +203,14 @@ pub struct ExportRow {
     pub decided_at: Option<NaiveDateTime>,
 }
 
-/// Streams every activity matching `f` (all pages, in the list's order) to `each`; returns the number of rows.
-/// Rows are read one at a time, so memory stays flat however many match.
-pub fn export<E: Into<StoreError>>(
+/// Runs `consume` over every activity matching `f` (all pages, in the list's order) and returns its result. Rows are
+/// read from DuckDB one at a time while `consume` pulls them, so memory stays flat however many match; a database
+/// error stops the rows and is returned after `consume`.
+pub fn export<T>(
     conn: &Connection,
     f: &ActivityFilter,
-    each: &mut dyn FnMut(ExportRow) -> Result<(), E>,
-) -> StoreResult<u64> {
+    consume: impl FnOnce(&mut dyn Iterator<Item = ExportRow>) -> T,
+) -> StoreResult<T> {
     let sql = format!(
         "WITH names AS (SELECT r.activity_id, string_agg(g.name, '、' ORDER BY g.adcode) AS regions
                         FROM activity_regions r JOIN regions g ON g.adcode = r.region GROUP BY r.activity_id)
@@ -224,27 +225,43 @@ pub fn export<E: Into<StoreError>>(
     let kind = f.kind.map(ActivityKind::code);
     let mut stmt = conn.prepare(&sql)?;
     let mut rows = stmt.query(params![f.scope_path, f.region_path, status, kind, f.from, f.until, f.text])?;
-    let mut n = 0u64;
-    while let Some(r) = rows.next()? {
-        let row = ExportRow {
-            portal_ref: r.get(0)?,
-            name: r.get(1)?,
-            kind: r.get(2)?,
-            organizer: r.get(3)?,
-            regions: r.get(4)?,
-            bureau: r.get(5)?,
-            start_at: r.get(6)?,
-            end_at: r.get(7)?,
-            attendance: r.get(8)?,
-            sessions: r.get(9)?,
-            status: r.get(10)?,
-            submitted_at: r.get(11)?,
-            decided_at: r.get(12)?,
-        };
-        each(row).map_err(Into::into)?;
-        n += 1;
+    let mut failed: Option<duckdb::Error> = None;
+    let out = {
+        let mut iter = std::iter::from_fn(|| {
+            if failed.is_some() {
+                return None;
+            }
+            let read = |r: &Row<'_>| -> duckdb::Result<ExportRow> {
+                Ok(ExportRow {
+                    portal_ref: r.get(0)?,
+                    name: r.get(1)?,
+                    kind: r.get(2)?,
+                    organizer: r.get(3)?,
+                    regions: r.get(4)?,
+                    bureau: r.get(5)?,
+                    start_at: r.get(6)?,
+                    end_at: r.get(7)?,
+                    attendance: r.get(8)?,
+                    sessions: r.get(9)?,
+                    status: r.get(10)?,
+                    submitted_at: r.get(11)?,
+                    decided_at: r.get(12)?,
+                })
+            };
+            match rows.next().and_then(|r| r.map(read).transpose()) {
+                Ok(row) => row,
+                Err(e) => {
+                    failed = Some(e);
+                    None
+                }
+            }
+        });
+        consume(&mut iter)
+    };
+    match failed {
+        Some(e) => Err(e.into()),
+        None => Ok(out),
     }
-    Ok(n)
 }
 
 /// The list's WHERE clause over `a` activities and `o` organizers, with parameters $1 … $7.

@@ -27,6 +27,8 @@ pub const ACTIONS: &[(&str, &str)] = &[
     ("logout", "退出"),
     ("password.change", "修改密码"),
     ("user.create", "添加用户"),
+    ("stats.export", "导出统计报表"),
+    ("permits.export", "导出活动列表"),
     ("user.update", "修改用户"),
     ("user.freeze", "冻结用户"),
     ("user.unfreeze", "解冻用户"),

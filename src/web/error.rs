@@ -27,6 +27,8 @@ pub enum AppError {
     TooLarge,
     /// Refused in the current state; the message is for the user.
     Conflict(String),
+    /// The request's parameters are invalid (outside a form that can show field errors); the message is for the user.
+    BadRequest(String),
     /// A bug or an unavailable database; logged, shown as a generic message.
     Internal(String),
 }
@@ -69,6 +71,7 @@ impl IntoResponse for AppError {
                 "提交的内容超过了允许的大小，未做任何修改。".to_string(),
             ),
             Self::Conflict(m) => (StatusCode::CONFLICT, "操作未执行", m),
+            Self::BadRequest(m) => (StatusCode::UNPROCESSABLE_ENTITY, "请求无效", m),
             Self::Internal(detail) => {
                 tracing::error!(%detail, "internal error");
                 (

@@ -24,8 +24,7 @@ struct MenuItem {
 /// The navigation. Groups of the manual whose pages do not exist yet are absent, not greyed out.
 const MENU: &[MenuGroup] = &[
     MenuGroup {
-        label: "地图势态",
-        items: &[MenuItem { label: "地图势态", href: "/map", needs: Permission::ViewMap }],
+        label: "地图势态", items: &[MenuItem { label: "地图势态", href: "/map", needs: Permission::ViewMap }]
     },
     MenuGroup {
         label: "许可管理",
@@ -34,6 +33,13 @@ const MENU: &[MenuGroup] = &[
     MenuGroup {
         label: "备案管理",
         items: &[MenuItem { label: "备案列表", href: "/filings", needs: Permission::ViewPermits }],
+    },
+    MenuGroup {
+        label: "统计中心",
+        items: &[
+            MenuItem { label: "勘查统计", href: "/stats/survey_by_region", needs: Permission::ViewStatistics },
+            MenuItem { label: "统计报表", href: "/stats", needs: Permission::ViewStatistics },
+        ],
     },
     MenuGroup {
         label: "消息管理",

@@ -78,7 +78,12 @@ const MAX_DAYS: i64 = 366 * 10;
 impl View {
     /// Parses the query for a user of region `scope`; bad values become field errors and their defaults. A region
     /// outside the scope is "not found".
-    fn parse(q: &MapParams, regions: &RegionTree, scope: Adcode, today: NaiveDate) -> Result<(View, FieldErrors), AppError> {
+    fn parse(
+        q: &MapParams,
+        regions: &RegionTree,
+        scope: Adcode,
+        today: NaiveDate,
+    ) -> Result<(View, FieldErrors), AppError> {
         let mut errors = FieldErrors::default();
         let region = match q.region.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => scope,
@@ -111,9 +116,7 @@ impl View {
         }
         let kind = match q.kind.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => None,
-            Some(raw) => ActivityKind::parse(raw)
-                .map_err(|_| errors.push("kind", "请选择有效的活动类型"))
-                .ok(),
+            Some(raw) => ActivityKind::parse(raw).map_err(|_| errors.push("kind", "请选择有效的活动类型")).ok(),
         };
         let status = match q.status.as_deref().map(str::trim).filter(|s| !s.is_empty()) {
             None => None,
@@ -174,7 +177,12 @@ impl View {
                 (regions.children(self.region).map(|c| c.adcode).collect(), 3)
             }
             RegionLevel::Province => (
-                regions.subtree(self.region).into_iter().filter(|c| c.level == RegionLevel::County).map(|c| c.adcode).collect(),
+                regions
+                    .subtree(self.region)
+                    .into_iter()
+                    .filter(|c| c.level == RegionLevel::County)
+                    .map(|c| c.adcode)
+                    .collect(),
                 4,
             ),
             RegionLevel::City => (regions.children(self.region).map(|c| c.adcode).collect(), 4),
@@ -216,12 +224,9 @@ fn compute(conn: &duckdb::Connection, regions: &RegionTree, view: &View) -> crat
     let geometry = svgmap::view_geometry(shapes, &units);
     let p = &figures.panels;
     let total = p.activities.max(1) as f64;
-    let kinds: Vec<(String, f64)> = p
-        .kinds
-        .iter()
-        .map(|(code, n, _)| (kind_label(code), *n as f64 / total))
-        .collect();
-    let months: Vec<(String, f64)> = p.months.iter().map(|(m, _, a)| (m.format("%Y-%m").to_string(), *a as f64)).collect();
+    let kinds: Vec<(String, f64)> = p.kinds.iter().map(|(code, n, _)| (kind_label(code), *n as f64 / total)).collect();
+    let months: Vec<(String, f64)> =
+        p.months.iter().map(|(m, _, a)| (m.format("%Y-%m").to_string(), *a as f64)).collect();
     let venues: Vec<(String, f64)> = p.venues.iter().map(|(n, c)| (n.clone(), *c as f64)).collect();
     let agencies: Vec<(String, f64)> = p.agencies.iter().map(|(n, c)| (n.clone(), *c as f64)).collect();
     Ok(Computed {
@@ -250,7 +255,7 @@ async fn map_page(State(app): State<AppState>, ctx: Ctx, Query(q): Query<MapPara
     let regions = app.regions.clone();
     let v = view.clone();
     let computed = app.store.read(move |conn| compute(conn, &regions, &v)).await?;
-    Ok(render(&app, &ctx, &view, &errors, &computed))
+    Ok(page(&ctx, "/map", "地图势态", render(&app, &ctx, &view, &errors, &computed)))
 }
 
 /// The page of a computed view; also used by the benchmark.
@@ -319,7 +324,8 @@ fn filter_form(ctx: &Ctx, view: &View, errors: &FieldErrors) -> Markup {
     kinds.extend(ActivityKind::ALL.iter().map(|k| (k.code().to_string(), k.short_label().to_string())));
     let mut statuses = vec![(String::new(), "全部状态".to_string())];
     statuses.extend(Status::ALL.iter().map(|s| (s.code().to_string(), s.label().to_string())));
-    let methods: Vec<(String, String)> = Method::ALL.iter().map(|m| (m.code().to_string(), m.label().to_string())).collect();
+    let methods: Vec<(String, String)> =
+        Method::ALL.iter().map(|m| (m.code().to_string(), m.label().to_string())).collect();
     let ks: Vec<(String, String)> = K_CHOICES.iter().map(|k| (k.to_string(), format!("{k} 级"))).collect();
     let metrics: Vec<(String, String)> =
         [Metric::Count, Metric::Density].iter().map(|m| (m.code().to_string(), m.label().to_string())).collect();
@@ -537,7 +543,8 @@ mod tests {
         let regions = crate::setup::load_regions(None).expect("regions");
         let hangzhou = Adcode::parse("330100").expect("code");
         let today = NaiveDate::from_ymd_opt(2026, 12, 3).expect("date");
-        let q: MapParams = serde_urlencoded::from_str("from=2026-13-01&to=x&kind=opera&status=zzz&k=99&method=x").expect("q");
+        let q: MapParams =
+            serde_urlencoded::from_str("from=2026-13-01&to=x&kind=opera&status=zzz&k=99&method=x").expect("q");
         let (v, errors) = View::parse(&q, &regions, hangzhou, today).expect("view");
         for f in ["from", "to", "kind", "status"] {
             assert!(errors.get(f).is_some(), "{f}");
@@ -552,4 +559,3 @@ mod tests {
         assert!(errors.get("to").is_some());
     }
 }
-

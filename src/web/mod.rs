@@ -18,6 +18,7 @@ mod roles;
 mod scale;
 pub mod session;
 mod sms;
+mod stats;
 mod users;
 
 use std::sync::Arc;
@@ -51,6 +52,8 @@ pub struct AppState {
     pub files: FileStore,
     /// This side's signing key for result bundles.
     pub key: Arc<KeyPair>,
+    /// The report definitions of the statistics centre, checked against the database at start-up.
+    pub reports: Arc<crate::reports::Catalog>,
     /// Held while a round of SMS delivery runs, so that the worker and 【立即发送】 never send a message twice.
     pub sms_delivery: Arc<tokio::sync::Mutex<()>>,
 }
@@ -92,6 +95,7 @@ fn intranet_routes() -> Router<AppState> {
         .merge(calendar::routes())
         .merge(sms::routes())
         .merge(map::routes())
+        .merge(stats::routes())
 }
 
 async fn not_found() -> error::AppError {

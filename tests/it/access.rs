@@ -5,18 +5,28 @@ use axum::http::{StatusCode, header};
 use crate::harness::TestApp;
 use anxu::config::Config;
 
-const PAGES: &[&str] =
-    &["/", "/account/password", "/config/users", "/config/users/new", "/config/roles", "/config/roles/new", "/audit"];
+const PAGES: &[&str] = &[
+    "/",
+    "/account/password",
+    "/config/users",
+    "/config/users/new",
+    "/config/roles",
+    "/config/roles/new",
+    "/audit",
+    "/map",
+    "/stats",
+    "/stats/survey_by_region",
+];
 
 /// Expected status per page for each user (columns follow `PAGES`). 303 = sent to sign-in.
-const TABLE: &[(&str, [u16; 7])] = &[
-    ("zj_admin", [200, 200, 200, 200, 200, 200, 403]),
-    ("hz_admin", [200, 200, 200, 200, 200, 200, 403]),
-    ("xh_keyuan", [200, 200, 403, 403, 403, 403, 403]),
-    ("zj_commander", [200, 200, 403, 403, 403, 403, 403]),
-    ("zj_analyst", [200, 200, 403, 403, 403, 403, 403]),
-    ("zj_auditor", [200, 200, 403, 403, 403, 403, 200]),
-    ("", [303, 303, 303, 303, 303, 303, 303]),
+const TABLE: &[(&str, [u16; 10])] = &[
+    ("zj_admin", [200, 200, 200, 200, 200, 200, 403, 403, 403, 403]),
+    ("hz_admin", [200, 200, 200, 200, 200, 200, 403, 403, 403, 403]),
+    ("xh_keyuan", [200, 200, 403, 403, 403, 403, 403, 403, 403, 403]),
+    ("zj_commander", [200, 200, 403, 403, 403, 403, 403, 200, 403, 403]),
+    ("zj_analyst", [200, 200, 403, 403, 403, 403, 403, 403, 200, 200]),
+    ("zj_auditor", [200, 200, 403, 403, 403, 403, 200, 403, 403, 403]),
+    ("", [303, 303, 303, 303, 303, 303, 303, 303, 303, 303]),
 ];
 
 #[tokio::test]
@@ -58,7 +68,8 @@ async fn the_menu_shows_only_what_the_type_may_use() {
     );
     assert_eq!(menu(app.login_as("zj_auditor").await.get("/").await), vec!["首页", "审计日志"]);
     assert_eq!(menu(app.login_as("xh_keyuan").await.get("/").await), vec!["首页", "活动列表", "备案列表"]);
-    assert_eq!(menu(app.login_as("zj_commander").await.get("/").await), vec!["首页"]);
+    assert_eq!(menu(app.login_as("zj_commander").await.get("/").await), vec!["首页", "地图势态"]);
+    assert_eq!(menu(app.login_as("zj_analyst").await.get("/").await), vec!["首页", "勘查统计", "统计报表"]);
 }
 
 #[tokio::test]

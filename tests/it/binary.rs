@@ -20,7 +20,7 @@ impl Drop for Server {
 
 fn start(data: &std::path::Path) -> Server {
     let mut child = Command::new(env!("CARGO_BIN_EXE_anxu"))
-        .args(["serve", "--demo", "--bind", "127.0.0.1:0", "--data-dir"])
+        .args(["serve", "--demo", "--demo-activities", "300", "--bind", "127.0.0.1:0", "--data-dir"])
         .arg(data)
         .env("ANXU_LOG", "warn")
         .stdout(Stdio::piped())
@@ -58,6 +58,7 @@ fn serve_creates_the_database_prints_the_password_once_and_restarts() {
     let pw_line = first.lines.iter().find(|l| l.contains("初始密码")).expect("password printed on first start");
     assert!(pw_line.contains("admin"));
     assert!(first.lines.iter().any(|l| l.contains("zj_auditor")), "demo users listed: {:?}", first.lines);
+    assert!(first.lines.iter().any(|l| l.starts_with("演示数据：")), "demo data generated: {:?}", first.lines);
     let health = get(&first.addr, "/healthz");
     assert!(health.starts_with("HTTP/1.1 200"), "{health}");
     let login = get(&first.addr, "/login");
@@ -66,5 +67,6 @@ fn serve_creates_the_database_prints_the_password_once_and_restarts() {
     assert!(dir.path().join("anxu.duckdb").exists());
     let second = start(dir.path());
     assert!(!second.lines.iter().any(|l| l.contains("初始密码")), "the password is printed only once");
+    assert!(!second.lines.iter().any(|l| l.starts_with("演示数据：")), "the demo data is generated once");
     assert!(get(&second.addr, "/healthz").starts_with("HTTP/1.1 200"));
 }

@@ -31,6 +31,8 @@ pub struct Resp {
     pub status: StatusCode,
     pub headers: HeaderMap,
     pub body: String,
+    /// The body as received (downloads).
+    pub bytes: Vec<u8>,
 }
 
 impl Resp {
@@ -216,7 +218,7 @@ impl Client<'_> {
         let status = res.status();
         let headers = res.headers().clone();
         let bytes = res.into_body().collect().await.unwrap().to_bytes();
-        Resp { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+        Resp { status, headers, body: String::from_utf8_lossy(&bytes).into_owned(), bytes: bytes.to_vec() }
     }
 
     fn request(&self, method: &str, path: &str) -> axum::http::request::Builder {

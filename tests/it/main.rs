@@ -16,6 +16,7 @@ mod portal_exchange;
 mod roles;
 mod signin;
 mod sms;
+mod stats;
 mod store;
 mod two_sites;
 mod users;

@@ -154,3 +154,29 @@ async fn the_county_layer_svg_stays_small() {
     let end = r.body[start..].find("</svg>").unwrap();
     assert!(end < 300 * 1024, "the county SVG has {end} bytes");
 }
+
+#[tokio::test]
+async fn generated_applications_in_approval_can_be_approved_by_their_bureau() {
+    let app = app_with_demo_data(3000).await;
+    let id = app
+        .scalar(
+            "SELECT coalesce(min(id), 0) FROM activities WHERE starts_with(portal_ref, 'DEMO-')
+             AND status = 'in_approval' AND step = 1 AND bureau = 330106",
+        )
+        .await;
+    assert!(id > 0, "the demo data has a 西湖区 application at its first approval step");
+    assert_eq!(
+        app.scalar(&format!("SELECT count(*) FROM activities WHERE id = {id} AND flow_id IS NOT NULL")).await,
+        1,
+        "it carries the 杭州市 flow"
+    );
+    let kezhang = app.login_as("xh_kezhang").await;
+    let path = format!("/permits/{id}/approve");
+    let form = kezhang.get(&path).await;
+    assert_eq!(form.status, StatusCode::OK, "{}", form.body);
+    let sel = scraper::Selector::parse("input[name=revision]").unwrap();
+    let rev = form.html().select(&sel).next().and_then(|e| e.value().attr("value")).unwrap().to_string();
+    let r = kezhang.post_form(&path, &[("decision", "pass"), ("opinion", "同意"), ("revision", &rev)]).await;
+    assert_eq!(r.status, StatusCode::SEE_OTHER, "{}", r.body);
+    assert_eq!(app.scalar(&format!("SELECT step FROM activities WHERE id = {id}")).await, 2);
+}

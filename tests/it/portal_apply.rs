@@ -61,7 +61,7 @@ async fn register(app: &TestApp, fields: &[(&str, &str)]) -> Resp {
     let status = res.status();
     let headers = res.headers().clone();
     let bytes = res.into_body().collect().await.unwrap().to_bytes();
-    Resp { status, headers, body: String::from_utf8_lossy(&bytes).into_owned() }
+    Resp { status, headers, body: String::from_utf8_lossy(&bytes).into_owned(), bytes: bytes.to_vec() }
 }
 
 /// A `datetime-local` value in Beijing time, `days` from now at `hour`:00.

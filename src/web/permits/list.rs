@@ -3,14 +3,19 @@
 use crate::web::filters::{ListFilters, RawFilters, TEXT_MAX};
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
+use axum::response::Response;
 use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::{MENU, Op, beijing_today, bureau_label, deadline, local, ops, status_tag};
 use crate::domain::FieldErrors;
 use crate::domain::activity::ActivityKind;
+use crate::domain::region::{Adcode, RegionTree};
 use crate::domain::user::Permission;
 use crate::domain::workflow::Status;
+use crate::reports::Cell;
+use crate::reports::xlsx::{ColumnFormat, ExportMeta, stream_rows};
+use crate::store::StoreError;
 use crate::store::activities::{self, ActivityFilter, ActivitySort};
 use crate::store::config;
 use crate::web::AppState;
@@ -18,6 +23,7 @@ use crate::web::error::{AppError, encode_query};
 use crate::web::layout::{FieldExtra, page, pager, select_field, text_field};
 use crate::web::layout::{region_names, region_options};
 use crate::web::session::Ctx;
+use crate::web::stats;
 
 const PER_PAGE: u32 = 20;
 
@@ -49,13 +55,14 @@ impl ListQuery {
 const SORTS: [(&str, &str); 3] =
     [("submitted", "按提交时间（最新在前）"), ("start", "按活动开始时间"), ("attendance", "按人数（最多在前）")];
 
-pub(super) async fn list(
-    State(app): State<AppState>,
-    ctx: Ctx,
-    query: Result<Query<ListQuery>, QueryRejection>,
-) -> Result<Markup, AppError> {
-    ctx.require(Permission::ViewPermits)?;
-    let q = query.map(|Query(q)| q).unwrap_or_default();
+/// The list's filters parsed from `q` for the signed-in user.
+struct Parsed {
+    filter: ActivityFilter,
+    region: crate::domain::region::Adcode,
+    errors: FieldErrors,
+}
+
+fn parse(app: &AppState, ctx: &Ctx, q: &ListQuery) -> Parsed {
     let status = q.status.as_deref().and_then(Status::parse);
     let kind = q.kind.as_deref().and_then(|k| ActivityKind::parse(k).ok());
     let ListFilters { region, from, until, text, page: page_no, errors } =
@@ -68,11 +75,41 @@ pub(super) async fn list(
         kind,
         from,
         until,
-        text: text.clone(),
+        text,
         sort,
         page: page_no,
         per_page: PER_PAGE,
     };
+    Parsed { filter, region, errors }
+}
+
+/// The query string of the filters (without the page), for the pager and the export link.
+fn base_query(p: &Parsed) -> String {
+    let f = &p.filter;
+    format!(
+        "status={}&kind={}&region={}&from={}&until={}&q={}&sort={}",
+        f.status.map_or("", Status::code),
+        f.kind.map_or("", ActivityKind::code),
+        p.region,
+        f.from.map(|d| d.to_string()).unwrap_or_default(),
+        f.until.map(|d| d.to_string()).unwrap_or_default(),
+        encode_query(f.text.as_deref().unwrap_or("")),
+        f.sort.code(),
+    )
+}
+
+pub(super) async fn list(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Markup, AppError> {
+    ctx.require(Permission::ViewPermits)?;
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let parsed = parse(&app, &ctx, &q);
+    let base_query = base_query(&parsed);
+    let Parsed { filter, region, errors } = parsed;
+    let (status, kind, text, sort, page_no) =
+        (filter.status, filter.kind, filter.text.clone(), filter.sort, filter.page);
     let ((rows, total), cal) =
         app.store.read(move |c| Ok((activities::list(c, &filter)?, config::calendar(c)?))).await?;
     let today = beijing_today(&app);
@@ -89,16 +126,6 @@ pub(super) async fn list(
     // The raw date text is kept in the form (and the pager) so that a mistake can be corrected.
     let raw_from = q.from.as_deref().unwrap_or("").trim().chars().take(20).collect::<String>();
     let raw_until = q.until.as_deref().unwrap_or("").trim().chars().take(20).collect::<String>();
-    let base_query = format!(
-        "status={}&kind={}&region={}&from={}&until={}&q={}&sort={}",
-        status.map_or("", Status::code),
-        kind.map_or("", ActivityKind::code),
-        region,
-        from.map(|d| d.to_string()).unwrap_or_default(),
-        until.map(|d| d.to_string()).unwrap_or_default(),
-        encode_query(text.as_deref().unwrap_or("")),
-        sort.code(),
-    );
     let no_errors = FieldErrors::default();
     let date_extra = FieldExtra { maxlength: Some(10), hint: Some("YYYY-MM-DD"), ..FieldExtra::default() };
     Ok(page(
@@ -154,7 +181,175 @@ pub(super) async fn list(
                     }
                 }
             }
-            (pager(&ctx, "/permits", &base_query, page_no, PER_PAGE, total))
+            div.list-foot {
+                (pager(&ctx, "/permits", &base_query, page_no, PER_PAGE, total))
+                @if total > 0 {
+                    a.button href=(ctx.href(&format!("/permits/export?{base_query}"))) download {
+                        "导出Excel（" (total) " 条）"
+                    }
+                }
+            }
         },
     ))
+}
+
+/// The columns of the list's Excel export.
+const EXPORT_COLUMNS: [(&str, ColumnFormat); 13] = [
+    ("申请编号", ColumnFormat::Text),
+    ("活动名称", ColumnFormat::Text),
+    ("活动类型", ColumnFormat::Kind),
+    ("承办单位", ColumnFormat::Text),
+    ("举办地区", ColumnFormat::Text),
+    ("审批机关", ColumnFormat::Text),
+    ("开始时间", ColumnFormat::DateTime),
+    ("结束时间", ColumnFormat::DateTime),
+    ("每场人数", ColumnFormat::Integer),
+    ("场次", ColumnFormat::Integer),
+    ("状态", ColumnFormat::Text),
+    ("提交时间", ColumnFormat::DateTime),
+    ("办结时间", ColumnFormat::DateTime),
+];
+
+/// The cells of one exported activity; UTC times become Beijing time.
+fn export_cells(regions: &RegionTree, r: activities::ExportRow) -> Vec<Cell> {
+    let beijing = |t: chrono::NaiveDateTime| Cell::DateTime(t + chrono::TimeDelta::hours(8));
+    let bureau = Adcode::from_stored(r.bureau).map_or_else(|| r.bureau.to_string(), |a| bureau_label(regions, a));
+    vec![
+        Cell::Text(r.portal_ref),
+        Cell::Text(r.name),
+        Cell::Text(r.kind),
+        Cell::Text(r.organizer),
+        Cell::Text(r.regions),
+        Cell::Text(bureau),
+        Cell::DateTime(r.start_at),
+        Cell::DateTime(r.end_at),
+        Cell::Int(r.attendance),
+        Cell::Int(r.sessions),
+        Cell::Text(Status::parse(&r.status).map_or(r.status, |s| s.label().to_string())),
+        beijing(r.submitted_at),
+        r.decided_at.map_or(Cell::Null, beijing),
+    ]
+}
+
+/// The filters of an export, named for the 参数 sheet and the audit log.
+fn described(app: &AppState, p: &Parsed) -> Vec<(String, String)> {
+    let f = &p.filter;
+    let day = |d: Option<chrono::NaiveDate>| d.map_or_else(|| "不限".to_string(), |d| d.to_string());
+    vec![
+        ("地区".into(), app.regions.full_name(p.region)),
+        ("状态".into(), f.status.map_or("全部状态", Status::label).into()),
+        ("类型".into(), f.kind.map_or("全部类型", ActivityKind::short_label).into()),
+        ("开始日期".into(), format!("{} 至 {}", day(f.from), day(f.until))),
+        ("关键字".into(), f.text.clone().unwrap_or_else(|| "无".into())),
+        ("排序".into(), SORTS.iter().find(|(c, _)| *c == f.sort.code()).map_or("", |(_, l)| l).into()),
+    ]
+}
+
+/// `GET /permits/export`: every activity the list shows with its filters (all pages), as an xlsx file streamed while
+/// it is written: rows go from DuckDB into rust_xlsxwriter's constant-memory sheet on a blocking thread, and the
+/// finished package flows to the client in chunks, so memory stays flat and no async worker waits on it.
+pub(super) async fn export(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    query: Result<Query<ListQuery>, QueryRejection>,
+) -> Result<Response, AppError> {
+    ctx.require(Permission::ViewPermits)?;
+    let q = query.map(|Query(q)| q).unwrap_or_default();
+    let parsed = parse(&app, &ctx, &q);
+    if let Some(e) = parsed.errors.0.first() {
+        return Err(AppError::BadRequest(format!(
+            "查询条件无效：{}。请返回活动列表修改后再导出，未生成任何文件。",
+            e.message
+        )));
+    }
+    let filters = described(&app, &parsed);
+    stats::audit_export(&app, &ctx, "permits.export", "activities".into(), &filters).await?;
+    let meta = ExportMeta { user: stats::exporter(&ctx), generated_at: stats::beijing_now(&app), filters };
+    let (tx, rx) = tokio::sync::mpsc::channel(8);
+    let regions = app.regions.clone();
+    let filter = parsed.filter;
+    let store = app.store.clone();
+    tokio::spawn(async move {
+        let failure = tx.clone();
+        let outcome = store
+            .read(move |conn| {
+                let writer = ChunkWriter::new(tx);
+                let written = activities::export(conn, &filter, |rows| {
+                    let cells = rows.map(|r| export_cells(&regions, r));
+                    stream_rows(writer, &EXPORT_COLUMNS, &meta, cells, &|_| {})
+                })?;
+                written.and_then(ChunkWriter::finish).map_err(|e| StoreError::Conflict(e.to_string()))
+            })
+            .await;
+        if let Err(e) = outcome {
+            tracing::warn!("activity export failed: {e}");
+            let _ = failure.send(Err(std::io::Error::other(e.to_string()))).await;
+        }
+    });
+    let name = format!("活动列表-{}-{}.xlsx", app.regions.name(parsed.region), today_label(&app));
+    Ok(stats::xlsx_response(&name, axum::body::Body::from_stream(ChunkStream(rx))))
+}
+
+fn today_label(app: &AppState) -> String {
+    beijing_today(app).format("%Y%m%d").to_string()
+}
+
+/// The chunks of a streamed download.
+type Chunk = Result<axum::body::Bytes, std::io::Error>;
+
+/// A `Write` that hands 64 KB chunks to the response body; it fails once the client has gone, which stops the
+/// export.
+struct ChunkWriter {
+    tx: tokio::sync::mpsc::Sender<Chunk>,
+    buf: Vec<u8>,
+}
+
+impl ChunkWriter {
+    const CHUNK: usize = 64 * 1024;
+
+    fn new(tx: tokio::sync::mpsc::Sender<Chunk>) -> Self {
+        Self { tx, buf: Vec::with_capacity(Self::CHUNK) }
+    }
+
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.buf.is_empty() {
+            return Ok(());
+        }
+        let chunk = std::mem::replace(&mut self.buf, Vec::with_capacity(Self::CHUNK));
+        self.tx
+            .blocking_send(Ok(chunk.into()))
+            .map_err(|_| std::io::Error::new(std::io::ErrorKind::BrokenPipe, "the client has gone"))
+    }
+
+    fn finish(mut self) -> Result<(), rust_xlsxwriter::XlsxError> {
+        self.send().map_err(rust_xlsxwriter::XlsxError::from)
+    }
+}
+
+impl std::io::Write for ChunkWriter {
+    fn write(&mut self, data: &[u8]) -> std::io::Result<usize> {
+        self.buf.extend_from_slice(data);
+        if self.buf.len() >= Self::CHUNK {
+            self.send()?;
+        }
+        Ok(data.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.send()
+    }
+}
+
+/// The receiving end as a body stream.
+struct ChunkStream(tokio::sync::mpsc::Receiver<Chunk>);
+
+impl futures_core::Stream for ChunkStream {
+    type Item = Chunk;
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Chunk>> {
+        self.0.poll_recv(cx)
+    }
 }

@@ -36,6 +36,7 @@ const UPLOAD_BODY_LIMIT: usize = crate::files::MAX_UPLOAD + 512 * 1024;
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
         .route("/permits", get(list::list))
+        .route("/permits/export", get(list::export))
         .route("/permits/files/{file_id}", get(downloads::file))
         .route("/permits/documents/{doc_id}", get(downloads::document))
         .route("/permits/{id}", get(details::details))
