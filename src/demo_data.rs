@@ -228,6 +228,11 @@ impl Rng {
         &items[self.below(items.len())]
     }
 
+    /// [`Rng::pick`] for lists of text (the same draw).
+    fn pick_str(&mut self, items: &[&'static str]) -> &'static str {
+        items[self.below(items.len())]
+    }
+
     /// A standard normal deviate (Box–Muller).
     fn normal(&mut self) -> f64 {
         let u1 = 1.0 - self.unit();
@@ -564,10 +569,10 @@ const RECTIFICATIONS: &[(&str, &str)] = &[
 fn person(rng: &mut Rng) -> String {
     let mut name = String::from(SURNAMES[rng.skewed(SURNAMES.len(), 1.6)]);
     if rng.chance(0.35) {
-        name.push_str(*rng.pick(GIVEN));
+        name.push_str(rng.pick_str(GIVEN));
     } else {
-        name.push_str(*rng.pick(GIVEN_FIRST));
-        name.push_str(*rng.pick(GIVEN));
+        name.push_str(rng.pick_str(GIVEN_FIRST));
+        name.push_str(rng.pick_str(GIVEN));
     }
     name
 }
@@ -1262,12 +1267,12 @@ impl World<'_> {
 
     fn opinion(rng: &mut Rng, mv: Move, p: Progress) -> &'static str {
         match mv {
-            Move::ReturnPre => *rng.pick(RETURN_PRE_REVIEW),
-            Move::NotAccept => *rng.pick(NOT_ACCEPT),
-            Move::Step(Decision::Return) => *rng.pick(STEP_RETURN),
-            Move::Step(Decision::Deny) => *rng.pick(STEP_DENY),
-            Move::Step(Decision::Pass) if p.step == Some(0) => *rng.pick(STEP0_PASS),
-            Move::Step(Decision::Pass) => *rng.pick(STEP1_PASS),
+            Move::ReturnPre => rng.pick_str(RETURN_PRE_REVIEW),
+            Move::NotAccept => rng.pick_str(NOT_ACCEPT),
+            Move::Step(Decision::Return) => rng.pick_str(STEP_RETURN),
+            Move::Step(Decision::Deny) => rng.pick_str(STEP_DENY),
+            Move::Step(Decision::Pass) if p.step == Some(0) => rng.pick_str(STEP0_PASS),
+            Move::Step(Decision::Pass) => rng.pick_str(STEP1_PASS),
             _ => "",
         }
     }

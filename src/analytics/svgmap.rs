@@ -97,7 +97,7 @@ impl std::fmt::Display for Tenths {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         let sign = if self.0 < 0 { "-" } else { "" };
         let a = self.0.unsigned_abs();
-        if a % 10 == 0 { write!(f, "{sign}{}", a / 10) } else { write!(f, "{sign}{}.{}", a / 10, a % 10) }
+        if a.is_multiple_of(10) { write!(f, "{sign}{}", a / 10) } else { write!(f, "{sign}{}.{}", a / 10, a % 10) }
     }
 }
 

@@ -313,7 +313,7 @@ pub fn stream_rows<W: Write + Send>(
             write_cell(sheet, (row, col_num(c)?), cell, *format, &formats, None)?;
         }
         written += 1;
-        if written % PROGRESS_EVERY == 0 {
+        if written.is_multiple_of(PROGRESS_EVERY) {
             progress(written);
         }
     }

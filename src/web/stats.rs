@@ -145,10 +145,11 @@ impl View {
         if let Some(k) = self.kind {
             let _ = write!(s, "&kind={}", k.code());
         }
-        if with_sort && let Some((i, desc)) = self.sort {
-            if let Some(c) = report.columns.get(i) {
-                let _ = write!(s, "&sort={}&dir={}", c.name, if desc { "desc" } else { "asc" });
-            }
+        if with_sort
+            && let Some((i, desc)) = self.sort
+            && let Some(c) = report.columns.get(i)
+        {
+            let _ = write!(s, "&sort={}&dir={}", c.name, if desc { "desc" } else { "asc" });
         }
         s
     }
