@@ -1243,8 +1243,8 @@ values = ["n"]
         let report = Catalog::builtin().unwrap().get("turnaround_by_region").unwrap().clone();
         let table = report.run(&conn, &params(&regions, 330100)).unwrap();
         let row = table.rows.iter().find(|r| r[0] == Cell::Int(330106)).unwrap();
-        // Activity 1: 2026-03-03..06 = 4 days > 3 (flow limits 2 + 1); activity 2: April 2..30 less 清明 (6th) = 20,
-        // not more than the default 20.
+        // Activity 1: 2026-03-03..06 = 4 days, within the statutory 7; activity 2: April 2..30 less 清明 (6th) = 20,
+        // overdue.
         assert_eq!(row, &vec![Cell::Int(330106), Cell::Int(2), Cell::Float(12.0), Cell::Int(20), Cell::Int(1)]);
     }
 
