@@ -8,7 +8,6 @@ use rand::RngCore;
 use rand::rngs::OsRng;
 use sha2::{Digest, Sha256};
 
-use crate::domain::security::SecurityPolicy;
 use crate::store::sessions::{self, LoginOutcome};
 use crate::store::{Actor, Store, StoreError, StoreResult, users};
 
@@ -68,10 +67,9 @@ pub struct SignedIn {
 }
 
 /// Signs `login` in with `password`. The password check runs on a blocking thread; the outcome (failure count,
-/// lock, session, audit) is recorded in one write.
+/// lock under the security policy stored in force, session, audit) is recorded in one write.
 pub async fn sign_in(
     store: &Store,
-    policy: &SecurityPolicy,
     now: chrono::NaiveDateTime,
     login: &str,
     password: &str,
@@ -95,10 +93,8 @@ pub async fn sign_in(
     let sid = session_id(&token);
     let csrf = random_token();
     let actor = Actor { id: user_id, login: login_lc.chars().take(64).collect(), region, source: source.to_string() };
-    let policy = policy.clone();
-    let outcome = store
-        .write(move |tx| sessions::record_login(tx, now, &policy, &actor, user_id, password_ok, &sid, &csrf))
-        .await?;
+    let outcome =
+        store.write(move |tx| sessions::record_login(tx, now, &actor, user_id, password_ok, &sid, &csrf)).await?;
     Ok(match outcome {
         LoginOutcome::Success => Ok(SignedIn { token }),
         other => Err(other),
@@ -120,7 +116,7 @@ mod tests {
 
     #[test]
     fn random_passwords_meet_the_rule() {
-        let p = SecurityPolicy::default();
+        let p = crate::domain::security::SecurityPolicy::default();
         for _ in 0..50 {
             let pw = random_password();
             assert!(p.check_password("password", &pw).is_ok(), "{pw}");

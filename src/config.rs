@@ -3,8 +3,6 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 
-use crate::domain::security::SecurityPolicy;
-
 /// Which side a process serves.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, clap::ValueEnum)]
 pub enum Site {
@@ -44,7 +42,8 @@ pub struct ServeArgs {
     pub regions: Option<PathBuf>,
 }
 
-/// Settings the running site reads.
+/// Settings the running site reads. The security policy is not among them: it lives in the database, changed by the
+/// security administrator (`store::policy`, `AppState::policy`).
 #[derive(Debug, Clone, Default)]
 pub struct Config {
     /// Which side this process serves.
@@ -53,8 +52,6 @@ pub struct Config {
     pub frame_ancestors: Vec<String>,
     /// Whether cookies carry `Secure`.
     pub secure_cookies: bool,
-    /// Password, lock-out and session rules.
-    pub policy: SecurityPolicy,
 }
 
 impl Config {
@@ -66,11 +63,7 @@ impl Config {
                 "--frame-ancestors: {origin:?} is not an origin like https://host[:port]"
             );
         }
-        Ok(Self {
-            frame_ancestors: args.frame_ancestors.clone(),
-            secure_cookies: args.secure_cookies,
-            ..Self::default()
-        })
+        Ok(Self { site: args.site, frame_ancestors: args.frame_ancestors.clone(), secure_cookies: args.secure_cookies })
     }
 }
 

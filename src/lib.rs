@@ -4,6 +4,7 @@
 
 pub mod analytics;
 pub mod auth;
+pub mod backup;
 pub mod clock;
 pub mod config;
 pub mod demo;

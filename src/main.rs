@@ -34,6 +34,41 @@ enum Command {
         #[command(subcommand)]
         command: GeodataCommand,
     },
+    /// The audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+    /// Backs up the data directory of a stopped server: the database (DuckDB EXPORT DATABASE, CSV), the attachments
+    /// and the signing key, with a manifest of SM3 hashes; proven by a trial import.
+    Backup {
+        /// The data directory to back up (its server must be stopped).
+        #[arg(long, env = "ANXU_DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
+        /// Where to write the backup: a new or empty directory.
+        #[arg(long)]
+        out: std::path::PathBuf,
+    },
+    /// Restores a backup into a new, empty data directory and verifies every table, attachment and the key against
+    /// the backup's manifest.
+    Restore {
+        /// The backup directory written by `anxu backup`.
+        #[arg(long)]
+        from: std::path::PathBuf,
+        /// The new data directory: must not exist or be empty.
+        #[arg(long)]
+        data_dir: std::path::PathBuf,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Verifies the hash chain of the audit log of a stopped server; exits non-zero when it is broken.
+    Verify {
+        /// Directory of the database file.
+        #[arg(long, env = "ANXU_DATA_DIR", default_value = "data")]
+        data_dir: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -76,6 +111,13 @@ fn main() -> std::process::ExitCode {
         }
         Command::Geodata { command: GeodataCommand::Import { input, regions, out, tolerance } } => {
             anxu::geo::import(&input, &regions, &out, tolerance).map(|report| println!("{report}"))
+        }
+        Command::Audit { command: AuditCommand::Verify { data_dir } } => {
+            anxu::backup::verify_audit(&data_dir).map(|summary| println!("{summary}"))
+        }
+        Command::Backup { data_dir, out } => anxu::backup::backup(&data_dir, &out).map(|report| println!("{report}")),
+        Command::Restore { from, data_dir } => {
+            anxu::backup::restore(&from, &data_dir).map(|report| println!("{report}"))
         }
     };
     match result {

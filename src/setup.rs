@@ -40,8 +40,16 @@ pub const DEMO_USERS: &[(&str, &str, &str, UserType, Option<&str>)] = &[
     ("hz_juzhang", "杭州市局分管局长", "330100", UserType::Approver, Some("分管局长")),
     ("zj_commander", "省厅指挥员", "330000", UserType::Commander, None),
     ("zj_analyst", "省厅分析员", "330000", UserType::Analyst, None),
+    ("zj_secadmin", "省厅安全管理员", "330000", UserType::SecurityAdmin, None),
     ("zj_auditor", "省厅审计管理员", "330000", UserType::AuditAdmin, None),
 ];
+
+/// The provincial security and audit administrators `serve` creates on the intranet when none of the type exists
+/// (on first start, and on the first start of a database from before the three-administrator split): login, real
+/// name, type. The system administrator cannot create these types (`UserType::manages`), so start-up does, each
+/// with its own one-time password for its own holder.
+pub const FIRST_OFFICERS: &[(&str, &str, UserType)] =
+    &[("secadmin", "省级安全管理员", UserType::SecurityAdmin), ("auditadmin", "省级审计管理员", UserType::AuditAdmin)];
 
 fn system_actor() -> Actor {
     Actor { id: None, login: "system".into(), region: None, source: "local".into() }
@@ -141,6 +149,56 @@ pub fn bootstrap(store: &Store, regions: &RegionTree, now: NaiveDateTime) -> Sto
     })
 }
 
+/// Creates the provincial security and audit administrators of [`FIRST_OFFICERS`] whose type has no user yet (a
+/// taken login name is skipped with a warning); returns each created login, type and one-time password.
+pub fn bootstrap_officers(
+    store: &Store,
+    regions: &RegionTree,
+    now: NaiveDateTime,
+) -> StoreResult<Vec<(&'static str, UserType, String)>> {
+    let missing: Vec<(&'static str, &'static str, UserType)> = store.write_blocking(|tx| {
+        let mut missing = Vec::new();
+        for &(login, name, t) in FIRST_OFFICERS {
+            let have: bool =
+                tx.query_row("SELECT count(*) > 0 FROM users WHERE user_type = ?", [t.code()], |r| r.get(0))?;
+            if have {
+                continue;
+            }
+            if users::find_for_login(tx, login)?.is_some() {
+                tracing::warn!(login, "there is no {} and its login name is taken: none was created", t.code());
+                continue;
+            }
+            missing.push((login, name, t));
+        }
+        Ok(missing)
+    })?;
+    let mut planned = Vec::new();
+    for (login, name, t) in missing {
+        let password = auth::random_password();
+        let new = NewUser {
+            login_name: LoginName::parse(login).map_err(|e| StoreError::Conflict(e.message))?,
+            profile: UserProfile {
+                real_name: name.into(),
+                region: regions.root().adcode,
+                mobile: Mobile::parse("13800000000").map_err(|e| StoreError::Conflict(e.message))?,
+                user_type: t,
+                approval_role: None,
+            },
+            password_hash: auth::hash_password(&password),
+            must_change_password: true,
+        };
+        planned.push((login, new, password));
+    }
+    store.write_blocking(move |tx| {
+        let mut created = Vec::new();
+        for (login, new, password) in planned {
+            users::create(tx, now, &new, &system_actor())?;
+            created.push((login, new.profile.user_type, password));
+        }
+        Ok(created)
+    })
+}
+
 /// Creates the demo roles and users that do not exist yet.
 pub fn seed_demo(store: &Store, regions: &RegionTree, now: NaiveDateTime) -> StoreResult<()> {
     let root = regions.root().adcode;
@@ -206,11 +264,13 @@ pub fn open_app(
     store.write_blocking(move |tx| crate::store::config::seed_defaults(tx, now, province))?;
     let files = FileStore::new(files).with_context(|| format!("creating {}", files.display()))?;
     let reports = Arc::new(check_reports(&store, crate::reports::Catalog::builtin())?);
+    let policy = store.write_blocking(|tx| crate::store::policy::current(tx))?;
     Ok(AppState {
         store,
         regions: Arc::new(regions),
         clock,
         config: Arc::new(config),
+        policy: crate::store::policy::PolicyCache::new(policy),
         files,
         key: Arc::new(key),
         sms_delivery: Arc::default(),
@@ -258,9 +318,20 @@ pub async fn serve(args: ServeArgs) -> anyhow::Result<()> {
             let key = load_or_create_key(&data_dir)?;
             let app = open_app(Some(&db), &data_dir.join("files"), key, regions, clock.clone(), config)
                 .with_context(|| format!("opening {}", db.display()))?;
+            let mut first = Vec::new();
             if let Some(pw) = bootstrap(&app.store, &app.regions, clock.now())? {
-                println!("首次启动：已创建省级系统管理员 {FIRST_ADMIN}，初始密码 {pw}");
-                println!("（此密码只显示这一次；首次登录后须修改。）");
+                first.push(format!("首次启动：已创建省级系统管理员 {FIRST_ADMIN}，初始密码 {pw}"));
+            }
+            if args.site == Site::Intranet {
+                for (login, t, pw) in bootstrap_officers(&app.store, &app.regions, clock.now())? {
+                    first.push(format!("已创建省级{} {login}，初始密码 {pw}", t.label()));
+                }
+            }
+            if !first.is_empty() {
+                for line in &first {
+                    println!("{line}");
+                }
+                println!("（初始密码只显示这一次；首次登录后须修改。系统管理员、安全管理员、审计管理员三员分立，账号应分别交给不同的人。）");
             }
             match (args.demo, args.site) {
                 (false, _) => {}

@@ -272,6 +272,8 @@ async fn bench_size(args: &Args, n: usize) -> anyhow::Result<Vec<Figure>> {
     ));
 
     server.abort();
+    drop(state);
+    figures.extend(workflow::run(&dir).await?);
     Ok(figures)
 }
 
@@ -380,6 +382,13 @@ impl Client {
         Ok((s, b))
     }
 
+    async fn post(&self, path: &str, fields: &[(&str, &str)]) -> anyhow::Result<(u16, Vec<u8>)> {
+        let mut all: Vec<(&str, &str)> = fields.to_vec();
+        all.push(("csrf", &self.csrf));
+        let (s, _, b) = self.request("POST", path, Some(serde_urlencoded::to_string(&all)?)).await?;
+        Ok((s, b))
+    }
+
     async fn request(&self, method: &str, path: &str, body: Option<String>) -> anyhow::Result<(u16, String, Vec<u8>)> {
         let mut s = TcpStream::connect(self.addr).await?;
         s.set_nodelay(true)?;
@@ -468,5 +477,122 @@ mod stats_pages {
             out.push(f);
         }
         Ok(out)
+    }
+}
+
+/// An approval step (【审批】 通过 at step 1 of the 杭州市 flow) under 1, 8 and 32 concurrent clients over loopback
+/// HTTP, on a copy of the data set so that the cached one stays as generated.
+mod workflow {
+    use super::*;
+
+    /// Approvals each client makes per level.
+    const PER_CLIENT: usize = 6;
+    const LEVELS: [usize; 3] = [1, 8, 32];
+
+    pub async fn run(dir: &Path) -> anyhow::Result<Vec<Figure>> {
+        let copy = dir.join("workflow-copy.duckdb");
+        let _ = std::fs::remove_file(&copy);
+        let _ = std::fs::remove_file(dir.join("workflow-copy.duckdb.wal"));
+        std::fs::copy(dir.join("anxu.duckdb"), &copy)?;
+        let db = copy.clone();
+        let state = tokio::task::spawn_blocking(move || open_state(&db)).await??;
+        let need = LEVELS.iter().sum::<usize>() * PER_CLIENT;
+        // Applications at the first step of the 杭州市 flow, approved by 杭州市 (hz_kezhang) or 西湖区 (xh_kezhang).
+        let apps: Vec<(i64, i64, i64)> = state
+            .store
+            .read(move |c| {
+                let mut st = c.prepare(
+                    "SELECT id, revision, bureau FROM activities WHERE status = 'in_approval' AND step = 0
+                       AND flow_id IS NOT NULL AND bureau IN (330100, 330106) ORDER BY id LIMIT ?",
+                )?;
+                let rows = st.query_map([i64::try_from(need).unwrap_or(i64::MAX)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                Ok(rows.collect::<Result<Vec<_>, _>>()?)
+            })
+            .await?;
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let service = anxu::web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let server = tokio::spawn(async move { axum::serve(listener, service).await });
+        let history_before = history(&state).await?;
+        let mut figures = Vec::new();
+        let mut queue = apps.into_iter();
+        let mut done = 0usize;
+        for clients in LEVELS {
+            let mut tasks = Vec::new();
+            for _ in 0..clients {
+                let work: Vec<(i64, i64, i64)> = queue.by_ref().take(PER_CLIENT).collect();
+                if work.is_empty() {
+                    break;
+                }
+                let hz = Client::sign_in(addr, "hz_kezhang").await?;
+                let xh = Client::sign_in(addr, "xh_kezhang").await?;
+                tasks.push(tokio::spawn(async move {
+                    let mut out = Vec::new();
+                    for (id, revision, bureau) in work {
+                        let c = if bureau == 330100 { &hz } else { &xh };
+                        let rev = revision.to_string();
+                        let t = Instant::now();
+                        let (status, _) = c
+                            .post(&format!("/permits/{id}/approve"), &[("decision", "pass"), ("opinion", "同意"), ("revision", &rev)])
+                            .await?;
+                        out.push((status, t.elapsed().as_secs_f64() * 1000.0));
+                    }
+                    anyhow::Ok(out)
+                }));
+            }
+            let started = Instant::now();
+            let mut latencies = Vec::new();
+            let mut failed = 0;
+            for t in tasks {
+                for (status, ms) in t.await?? {
+                    if status == 303 {
+                        latencies.push(ms);
+                    } else {
+                        failed += 1;
+                    }
+                }
+            }
+            let wall = started.elapsed().as_secs_f64();
+            done += latencies.len();
+            if latencies.is_empty() {
+                figures.push(Figure {
+                    note: "no applications left at the first approval step in this data set".into(),
+                    ..Figure::of(name(clients), "ms", &[], "p99 ≤ 50 ms at 32")
+                });
+                continue;
+            }
+            latencies.sort_by(f64::total_cmp);
+            let p99 = latencies[((latencies.len() as f64 * 0.99).ceil() as usize).clamp(1, latencies.len()) - 1];
+            let mut f = Figure::of(name(clients), "ms", &latencies, "p99 ≤ 50 ms at 32");
+            f.note = format!(
+                "{} approvals, {:.0}/s, p99 {p99:.1} ms, {failed} refused",
+                latencies.len(),
+                latencies.len() as f64 / wall
+            );
+            figures.push(f);
+        }
+        let history_after = history(&state).await?;
+        let lost = (history_before + i64::try_from(done)?) - history_after;
+        figures.push(Figure {
+            note: format!("{done} approvals acknowledged, {} history rows added, {lost} lost", history_after - history_before),
+            ..Figure::of("approval step: lost updates", "rows", &[lost as f64], "0")
+        });
+        server.abort();
+        drop(state);
+        let _ = std::fs::remove_file(&copy);
+        let _ = std::fs::remove_file(dir.join("workflow-copy.duckdb.wal"));
+        Ok(figures)
+    }
+
+    fn name(clients: usize) -> &'static str {
+        match clients {
+            1 => "approval step, 1 client (p50; p99 in note)",
+            8 => "approval step, 8 clients (p50; p99 in note)",
+            _ => "approval step, 32 clients (p50; p99 in note)",
+        }
+    }
+
+    async fn history(state: &AppState) -> anyhow::Result<i64> {
+        Ok(state.store.read(|c| Ok(c.query_row("SELECT count(*) FROM approval_history", [], |r| r.get(0))?)).await?)
     }
 }

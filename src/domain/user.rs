@@ -15,6 +15,9 @@ pub enum UserType {
     Analyst,
     /// 审计管理员: reads the audit log only.
     AuditAdmin,
+    /// 安全管理员: owns the security policy (password rule, lock-out, session lifetimes) and unlocks locked
+    /// accounts; nothing else.
+    SecurityAdmin,
     /// 承办方 (portal only): applies for permits.
     Organizer,
     /// 政府单位 (portal only): files the activities it runs itself.
@@ -28,8 +31,10 @@ pub enum Permission {
     ManageUsers,
     /// 角色配置
     ManageRoles,
-    /// Read the audit log.
+    /// Read the audit log (audit administrators only).
     ReadAudit,
+    /// 安全策略 and unlocking locked accounts (security administrators only).
+    ManageSecurity,
     /// 许可管理: see applications of the region (approvers and administrators).
     ViewPermits,
     /// Act on applications: pre-review, acceptance, approval steps, surveys, inspections.
@@ -54,8 +59,8 @@ pub enum Permission {
 
 impl UserType {
     /// Every type, in the order forms list them.
-    pub const ALL: [UserType; 5] =
-        [Self::SystemAdmin, Self::Approver, Self::Commander, Self::Analyst, Self::AuditAdmin];
+    pub const ALL: [UserType; 6] =
+        [Self::SystemAdmin, Self::Approver, Self::Commander, Self::Analyst, Self::SecurityAdmin, Self::AuditAdmin];
 
     /// The portal's account types.
     pub const PORTAL: [UserType; 2] = [Self::Organizer, Self::GovernmentUnit];
@@ -73,6 +78,7 @@ impl UserType {
             Self::Commander => "commander",
             Self::Analyst => "analyst",
             Self::AuditAdmin => "audit_admin",
+            Self::SecurityAdmin => "security_admin",
             Self::Organizer => "organizer",
             Self::GovernmentUnit => "government_unit",
         }
@@ -86,6 +92,7 @@ impl UserType {
             Self::Commander => "指挥员",
             Self::Analyst => "分析员",
             Self::AuditAdmin => "审计管理员",
+            Self::SecurityAdmin => "安全管理员",
             Self::Organizer => "承办方",
             Self::GovernmentUnit => "政府单位",
         }
@@ -94,11 +101,16 @@ impl UserType {
     /// What the type is for, shown on the home page and in the README.
     pub fn duties(self) -> &'static str {
         match self {
-            Self::SystemAdmin => "管理本地区及下级地区的用户和审批角色；不参与审批。",
+            Self::SystemAdmin => {
+                "管理本地区及下级地区的用户和审批角色；不参与审批，不能修改安全策略、查阅审计日志，也不能管理安全管理员和审计管理员的账号。"
+            }
             Self::Approver => "按所持审批角色办理活动的初审、受理和审批；无系统配置权限。",
             Self::Commander => "查看地图势态（只读）。",
             Self::Analyst => "查看统计中心并导出报表（只读）。",
             Self::AuditAdmin => "查阅审计日志（只读），不能修改任何数据。",
+            Self::SecurityAdmin => {
+                "管理安全策略（密码规则、登录失败锁定、会话时长），解锁被锁定的账号；不能管理用户，不能查阅审计日志。"
+            }
             Self::Organizer => "在外网申请大型群众性活动安全许可、上传材料、答复整改意见、查看结果。",
             Self::GovernmentUnit => "在外网报备本单位举办的活动。",
         }
@@ -117,6 +129,7 @@ impl UserType {
         match p {
             Permission::ManageUsers | Permission::ManageRoles => self == Self::SystemAdmin,
             Permission::ReadAudit => self == Self::AuditAdmin,
+            Permission::ManageSecurity => self == Self::SecurityAdmin,
             Permission::ViewPermits => matches!(self, Self::SystemAdmin | Self::Approver),
             Permission::Approve => self == Self::Approver,
             Permission::ConfigureWorkflow | Permission::ManageSms | Permission::Exchange => self == Self::SystemAdmin,
@@ -126,6 +139,14 @@ impl UserType {
             Permission::ViewMap => self == Self::Commander,
             Permission::ViewStatistics => self == Self::Analyst,
         }
+    }
+
+    /// Whether an administrator of this type may create, modify, freeze or unfreeze users of type `other`. The three
+    /// administrators stay apart: the system administrator manages system administrators and the business types,
+    /// never a security or audit administrator (those are created at start-up, see `setup::bootstrap_officers`), so
+    /// it cannot make itself an account that reads the audit log or changes the security policy.
+    pub fn manages(self, other: UserType) -> bool {
+        self == Self::SystemAdmin && !matches!(other, Self::SecurityAdmin | Self::AuditAdmin)
     }
 
     /// Whether users of this type must hold an approval role.
@@ -244,9 +265,36 @@ mod tests {
         assert!(!UserType::Approver.can(Permission::ManageUsers));
         assert!(!UserType::SystemAdmin.can(Permission::ReadAudit));
         assert!(UserType::AuditAdmin.can(Permission::ReadAudit));
+        assert!(!UserType::SystemAdmin.can(Permission::ManageSecurity));
+        assert!(!UserType::AuditAdmin.can(Permission::ManageSecurity));
+        assert!(UserType::SecurityAdmin.can(Permission::ManageSecurity));
+        assert!(!UserType::SecurityAdmin.can(Permission::ReadAudit));
+        assert!(!UserType::SecurityAdmin.can(Permission::ManageUsers));
+        assert!(UserType::SystemAdmin.manages(UserType::Approver));
+        assert!(UserType::SystemAdmin.manages(UserType::SystemAdmin));
+        assert!(!UserType::SystemAdmin.manages(UserType::SecurityAdmin));
+        assert!(!UserType::SystemAdmin.manages(UserType::AuditAdmin));
+        assert!(!UserType::SecurityAdmin.manages(UserType::Approver));
         for t in UserType::ALL {
             assert_eq!(UserType::parse(t.code()), Ok(t));
         }
         assert!(UserType::parse("root").is_err());
+    }
+
+    #[test]
+    fn no_type_holds_two_administrator_duties() {
+        let duties = [Permission::ManageUsers, Permission::ManageSecurity, Permission::ReadAudit];
+        for t in UserType::ALL.into_iter().chain(UserType::PORTAL) {
+            let held = duties.iter().filter(|p| t.can(**p)).count();
+            assert!(held <= 1, "{t:?} holds {held} administrator duties");
+        }
+        for (t, p) in [
+            (UserType::SystemAdmin, Permission::ManageUsers),
+            (UserType::SecurityAdmin, Permission::ManageSecurity),
+            (UserType::AuditAdmin, Permission::ReadAudit),
+        ] {
+            assert!(t.can(p), "{t:?}");
+        }
+        assert_eq!(UserType::from_stored("security_admin"), Some(UserType::SecurityAdmin));
     }
 }

@@ -15,10 +15,12 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 1, name: "foundation", sql: include_str!("migrations/0001_foundation.sql") },
     Migration { version: 2, name: "workflow", sql: include_str!("migrations/0002_workflow.sql") },
     Migration { version: 3, name: "portal", sql: include_str!("migrations/0003_portal.sql") },
+    Migration { version: 4, name: "audit_chain", sql: include_str!("migrations/0004_audit_chain.sql") },
+    Migration { version: 5, name: "security_policy", sql: include_str!("migrations/0005_security_policy.sql") },
 ];
 
 /// The schema version this binary writes.
-pub const LATEST_VERSION: i32 = 3;
+pub const LATEST_VERSION: i32 = 5;
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -40,6 +42,10 @@ pub enum MigrateError {
     /// Something else at start.
     #[error("{0}")]
     Io(String),
+    /// The database file or its write-ahead log is damaged: the files were left in place, copies kept aside, and
+    /// the message says which and how to restore (see `store::damaged`).
+    #[error("{0}")]
+    Damaged(String),
 }
 
 /// Applies every migration newer than the database's version. Running it again changes nothing.
@@ -55,6 +61,10 @@ pub fn migrate(conn: &mut Connection) -> Result<i32, MigrateError> {
     for m in MIGRATIONS.iter().filter(|m| m.version > current) {
         let t = conn.transaction()?;
         t.execute_batch(m.sql)?;
+        if m.version == super::audit::CHAIN_SINCE_VERSION {
+            // Chains the audit records written before the chain existed, in the same transaction.
+            super::audit::chain_unchained(&t)?;
+        }
         t.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", params![m.version, m.name])?;
         t.commit()?;
         tracing::info!(version = m.version, name = m.name, "applied migration");

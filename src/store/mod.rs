@@ -4,10 +4,12 @@
 pub mod activities;
 pub mod audit;
 pub mod config;
+mod damaged;
 pub mod exchange;
 pub mod filings;
 pub mod materials;
 mod migrate;
+pub mod policy;
 pub mod portal;
 pub mod portal_filings;
 pub mod roles;
@@ -132,15 +134,16 @@ impl Drop for Closer {
 
 impl Store {
     /// Opens (creating if needed) the database at `path`, or an in-memory one for `None`; applies migrations,
-    /// loads the regions, turns off external access and starts the writer thread.
+    /// loads the regions, turns off external access and starts the writer thread. A damaged file or write-ahead log
+    /// is refused with [`MigrateError::Damaged`] after copies were kept aside (see `damaged`).
     pub fn open(path: Option<&Path>, regions: &RegionTree) -> Result<Self, MigrateError> {
-        let mut conn = match path {
-            Some(p) => Connection::open(p)?,
-            None => Connection::open_in_memory()?,
+        let conn = match path {
+            Some(p) => {
+                damaged::check_before_open(p)?;
+                open_connection(Some(p), regions).map_err(|e| damaged::on_open_error(p, e))?
+            }
+            None => open_connection(None, regions)?,
         };
-        migrate::migrate(&mut conn)?;
-        migrate::load_regions(&mut conn, regions)?;
-        conn.execute_batch("SET enable_external_access = false; SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;")?;
         let base = conn.try_clone()?;
         let (tx, rx) = std::sync::mpsc::channel::<Job>();
         let handle = std::thread::Builder::new()
@@ -167,10 +170,17 @@ impl Store {
     }
 
     /// Runs `f` in one transaction on the writer thread: committed when `f` returns `Ok`, rolled back otherwise.
+    ///
+    /// A transaction that fails on a DuckDB transaction conflict ([`is_conflict_message`]) is rolled back and `f`
+    /// runs again, [`WRITE_ATTEMPTS`] times in all; a conflict that persists is reported as
+    /// [`StoreError::Conflict`] with a Chinese message. With the one writer thread owning the only connection that
+    /// writes, DuckDB has no concurrent writer to conflict with, so this should never happen; the retry is the safety
+    /// net should a write ever run elsewhere (a reader connection writing, a second process). `f` must therefore be
+    /// safe to run again: it only works inside `tx`.
     pub async fn write<T, F>(&self, f: F) -> StoreResult<T>
     where
         T: Send + 'static,
-        F: FnOnce(&duckdb::Transaction<'_>) -> StoreResult<T> + Send + 'static,
+        F: FnMut(&duckdb::Transaction<'_>) -> StoreResult<T> + Send + 'static,
     {
         if self.health.fatal().is_some() {
             return Err(StoreError::Unavailable);
@@ -178,7 +188,7 @@ impl Store {
         let (tx, rx) = oneshot::channel();
         let health = self.health.clone();
         let job: Job = Box::new(move |conn| {
-            let result = transact(conn, f);
+            let result = transact_retrying(conn, f, WRITE_ATTEMPTS);
             health.observe(&result);
             let _ = tx.send(result);
         });
@@ -238,6 +248,56 @@ impl Store {
     }
 }
 
+/// Opens the database and readies it: migrations, regions, external access off. On an error the connection is
+/// closed before returning, so that the files may be copied.
+fn open_connection(path: Option<&Path>, regions: &RegionTree) -> Result<Connection, MigrateError> {
+    let mut conn = match path {
+        Some(p) => Connection::open(p)?,
+        None => Connection::open_in_memory()?,
+    };
+    migrate::migrate(&mut conn)?;
+    migrate::load_regions(&mut conn, regions)?;
+    conn.execute_batch("SET enable_external_access = false; SET autoinstall_known_extensions = false; SET autoload_known_extensions = false;")?;
+    Ok(conn)
+}
+
+/// How many times [`Store::write`] runs a transaction that fails on a transaction conflict before reporting it.
+pub const WRITE_ATTEMPTS: u32 = 3;
+
+/// Whether a DuckDB error message is a transaction conflict (another transaction changed the same rows or catalog
+/// entry first), which a fresh run of the transaction may not meet again: DuckDB reports them as
+/// `TransactionContext Error: … conflict …` ("Conflict on tuple deletion!", "Catalog write-write conflict on …",
+/// "Transaction conflict: …").
+pub fn is_conflict_message(msg: &str) -> bool {
+    !is_fatal_message(msg)
+        && ((msg.contains("TransactionContext Error") && msg.to_ascii_lowercase().contains("conflict"))
+            || msg.contains("write-write conflict"))
+}
+
+/// Runs `f` in a transaction on `conn` (see [`transact`]), again while it fails on a transaction conflict, at most
+/// `attempts` runs in all; a conflict on the last run is reported as [`StoreError::Conflict`].
+fn transact_retrying<T>(
+    conn: &mut Connection,
+    mut f: impl FnMut(&duckdb::Transaction<'_>) -> StoreResult<T>,
+    attempts: u32,
+) -> StoreResult<T> {
+    let mut attempt = 1;
+    loop {
+        let detail = match transact(conn, &mut f) {
+            Err(StoreError::Db(e)) if is_conflict_message(&e.to_string()) => e.to_string(),
+            other => return other,
+        };
+        if attempt >= attempts {
+            tracing::error!(attempts, %detail, "transaction conflict persisted; reported");
+            return Err(StoreError::Conflict(format!(
+                "数据正被同时修改，已重试 {attempts} 次仍未成功，本次未做任何修改。请稍后重试。"
+            )));
+        }
+        tracing::warn!(attempt, %detail, "transaction conflict; running the transaction again");
+        attempt += 1;
+    }
+}
+
 /// Runs `f` in a transaction on `conn`: committed on `Ok`, rolled back (by drop) on `Err`.
 fn transact<T>(conn: &mut Connection, f: impl FnOnce(&duckdb::Transaction<'_>) -> StoreResult<T>) -> StoreResult<T> {
     let t = conn.transaction()?;
@@ -252,4 +312,113 @@ fn adcode_at(row: &duckdb::Row<'_>, idx: usize) -> duckdb::Result<Adcode> {
     Adcode::from_stored(v).ok_or_else(|| {
         duckdb::Error::FromSqlConversionFailure(idx, duckdb::types::Type::BigInt, format!("bad adcode {v}").into())
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::atomic::{AtomicU32, Ordering};
+
+    use super::*;
+    use crate::domain::region::DEFAULT_REGIONS_CSV;
+
+    fn store() -> Store {
+        Store::open(None, &RegionTree::parse_csv(DEFAULT_REGIONS_CSV).unwrap()).unwrap()
+    }
+
+    /// The error DuckDB raises when another transaction deleted the same row first.
+    fn conflict() -> StoreError {
+        StoreError::Db(duckdb::Error::DuckDBFailure(
+            duckdb::ffi::Error::new(duckdb::ffi::DuckDBError),
+            Some("TransactionContext Error: Conflict on tuple deletion!".into()),
+        ))
+    }
+
+    async fn probe_tables(store: &Store) -> i64 {
+        store
+            .read(|c| {
+                Ok(c.query_row("SELECT count(*) FROM duckdb_tables() WHERE table_name = 'retry_probe'", [], |r| {
+                    r.get::<_, i64>(0)
+                })?)
+            })
+            .await
+            .unwrap()
+    }
+
+    #[test]
+    fn conflict_messages() {
+        assert!(is_conflict_message("TransactionContext Error: Conflict on tuple deletion!"));
+        assert!(is_conflict_message("TransactionContext Error: Conflict on update!"));
+        assert!(is_conflict_message("TransactionContext Error: Catalog write-write conflict on create with \"t\""));
+        assert!(is_conflict_message(
+            "TransactionContext Error: Transaction conflict: attempting to insert into table \"t\" but it has been \
+             altered by a different transaction"
+        ));
+        assert!(!is_conflict_message("Constraint Error: Duplicate key \"id: 1\" violates primary key constraint"));
+        assert!(!is_conflict_message("TransactionContext Error: cannot start a transaction within a transaction"));
+        assert!(!is_conflict_message("FATAL Error: write-write conflict"));
+    }
+
+    #[tokio::test]
+    async fn a_conflict_is_run_again_then_reported_and_nothing_is_kept() {
+        let store = store();
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = runs.clone();
+        let out = store
+            .write(move |tx| -> StoreResult<()> {
+                counted.fetch_add(1, Ordering::SeqCst);
+                tx.execute_batch("CREATE TABLE retry_probe (n INTEGER); INSERT INTO retry_probe VALUES (1);")?;
+                Err(conflict())
+            })
+            .await;
+        assert_eq!(runs.load(Ordering::SeqCst), WRITE_ATTEMPTS);
+        match out {
+            Err(StoreError::Conflict(m)) => assert!(m.contains("已重试 3 次") && m.contains("未做任何修改"), "{m}"),
+            other => panic!("expected a reported conflict, got {other:?}"),
+        }
+        assert!(store.health().fatal().is_none());
+        assert_eq!(probe_tables(&store).await, 0, "every run was rolled back");
+    }
+
+    #[tokio::test]
+    async fn a_conflict_that_goes_away_commits_once() {
+        let store = store();
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = runs.clone();
+        let rows = store
+            .write(move |tx| {
+                tx.execute_batch("CREATE TABLE retry_probe (n INTEGER); INSERT INTO retry_probe VALUES (1);")?;
+                if counted.fetch_add(1, Ordering::SeqCst) == 0 {
+                    return Err(conflict());
+                }
+                Ok(tx.query_row("SELECT count(*) FROM retry_probe", [], |r| r.get::<_, i64>(0))?)
+            })
+            .await
+            .unwrap();
+        assert_eq!((runs.load(Ordering::SeqCst), rows), (2, 1));
+        assert_eq!(probe_tables(&store).await, 1);
+    }
+
+    #[tokio::test]
+    async fn other_errors_are_not_run_again() {
+        let store = store();
+        let runs = Arc::new(AtomicU32::new(0));
+        let counted = runs.clone();
+        let out = store
+            .write(move |tx| -> StoreResult<()> {
+                counted.fetch_add(1, Ordering::SeqCst);
+                tx.execute_batch("SELEC 1")?;
+                Ok(())
+            })
+            .await;
+        assert!(matches!(out, Err(StoreError::Db(_))), "{out:?}");
+        let counted = runs.clone();
+        let out = store
+            .write(move |_tx| -> StoreResult<()> {
+                counted.fetch_add(1, Ordering::SeqCst);
+                Err(StoreError::Conflict("该申请已被他人处理".into()))
+            })
+            .await;
+        assert!(matches!(out, Err(StoreError::Conflict(m)) if m == "该申请已被他人处理"));
+        assert_eq!(runs.load(Ordering::SeqCst), 2, "one run each");
+    }
 }

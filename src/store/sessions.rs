@@ -6,7 +6,6 @@ use duckdb::{Connection, OptionalExt, Transaction, params};
 use super::StoreResult;
 use super::audit::{Actor, NewAudit, append};
 use super::users::{USER_COLUMNS, USER_FROM, User, object, user_from_row};
-use crate::domain::security::SecurityPolicy;
 
 /// A stored session.
 #[derive(Debug, Clone)]
@@ -93,13 +92,12 @@ pub enum LoginOutcome {
 }
 
 /// Records a sign-in attempt for `login` (with `user` when the name exists) whose password check gave
-/// `password_ok`. Re-checks frozen and lock state in the transaction, counts failures, locks after the policy's
-/// limit, creates the session on success, and writes the audit record.
-#[expect(clippy::too_many_arguments, reason = "one transaction needs all of them")]
+/// `password_ok`. Re-checks frozen and lock state in the transaction, counts failures, locks after the limit of the
+/// security policy in force (read in the same transaction, so a change by the security administrator applies to the
+/// next attempt), creates the session on success, and writes the audit record.
 pub fn record_login(
     tx: &Transaction<'_>,
     now: NaiveDateTime,
-    policy: &SecurityPolicy,
     actor: &Actor,
     user_id: Option<i64>,
     password_ok: bool,
@@ -136,6 +134,7 @@ pub fn record_login(
         return refuse("账号锁定中", LoginOutcome::Locked(until));
     }
     if !password_ok {
+        let policy = super::policy::current(tx)?.policy;
         let failed = failed + 1;
         if failed >= policy.lockout_after {
             let until = now + policy.lockout_for;

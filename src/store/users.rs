@@ -294,6 +294,41 @@ pub fn set_frozen(
     append(tx, now, NewAudit { actor, action, object: object(id, &user.login_name), ok: true, detail: String::new() })
 }
 
+/// The users within `scope_path` whose account is locked at `now` after failed sign-ins, soonest unlocked first.
+pub fn list_locked(conn: &Connection, scope_path: &str, now: NaiveDateTime) -> StoreResult<Vec<User>> {
+    let sql = format!(
+        "SELECT {USER_COLUMNS} FROM {USER_FROM} JOIN regions g ON g.adcode = u.region
+         WHERE starts_with(g.path, ?) AND u.locked_until > ? ORDER BY u.locked_until, u.login_name"
+    );
+    let mut stmt = conn.prepare(&sql)?;
+    let rows = stmt.query_map(params![scope_path, now], user_from_row)?.collect::<Result<Vec<_>, _>>()?;
+    Ok(rows)
+}
+
+/// Lifts the lock-out of the user `id` within `scope_path` (the security administrator's 【解锁】) and resets its
+/// failure count. Refused when the account is not locked.
+pub fn unlock(tx: &Transaction<'_>, now: NaiveDateTime, id: i64, scope_path: &str, actor: &Actor) -> StoreResult<()> {
+    let user = get_in_scope(tx, id, scope_path)?;
+    if !user.locked_until.is_some_and(|t| t > now) {
+        return Err(StoreError::Conflict("该账号未被锁定，无需解锁".into()));
+    }
+    tx.execute(
+        "UPDATE users SET failed_logins = 0, locked_until = NULL, updated_at = ? WHERE id = ?",
+        params![now, id],
+    )?;
+    append(
+        tx,
+        now,
+        NewAudit {
+            actor,
+            action: "user.unlock",
+            object: object(id, &user.login_name),
+            ok: true,
+            detail: String::new(),
+        },
+    )
+}
+
 /// Sets the user's own new password, ending all of its sessions but `keep_session`.
 pub fn change_own_password(
     tx: &Transaction<'_>,

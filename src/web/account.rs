@@ -141,8 +141,7 @@ async fn login(
         return Ok(refuse("用户名或密码错误"));
     }
     let now = app.clock.now();
-    let result =
-        auth::sign_in(&app.store, &app.config.policy, now, &f.login_name, &f.password, &source(&req_ext)).await?;
+    let result = auth::sign_in(&app.store, now, &f.login_name, &f.password, &source(&req_ext)).await?;
     match result {
         Ok(signed) => {
             // A fresh session id at every sign-in; an older session of this browser ends.
@@ -175,7 +174,7 @@ async fn logout(State(app): State<AppState>, ctx: Ctx) -> Result<Response, AppEr
     Ok(([(header::SET_COOKIE, c)], Redirect::to("/login")).into_response())
 }
 
-fn password_page(ctx: &Ctx, errors: &FieldErrors, done: bool) -> Markup {
+fn password_page(ctx: &Ctx, hint: &str, errors: &FieldErrors, done: bool) -> Markup {
     page(
         ctx,
         "/account/password",
@@ -190,8 +189,7 @@ fn password_page(ctx: &Ctx, errors: &FieldErrors, done: bool) -> Markup {
                     (text_field("old_password", "当前密码", "", errors, "password",
                         FieldExtra { required: true, maxlength: Some(64), autocomplete: Some("current-password"), hint: None }))
                     (text_field("new_password", "新密码", "", errors, "password",
-                        FieldExtra { required: true, maxlength: Some(64), autocomplete: Some("new-password"),
-                            hint: Some("至少 8 位，包含小写字母、大写字母、数字、符号中的至少 3 类") }))
+                        FieldExtra { required: true, maxlength: Some(64), autocomplete: Some("new-password"), hint: Some(hint) }))
                     (text_field("confirm_password", "确认新密码", "", errors, "password",
                         FieldExtra { required: true, maxlength: Some(64), autocomplete: Some("new-password"), hint: None }))
                     button.primary type="submit" { "保存" }
@@ -206,8 +204,8 @@ struct DoneQuery {
     done: Option<String>,
 }
 
-async fn password_form(ctx: Ctx, Query(q): Query<DoneQuery>) -> Markup {
-    password_page(&ctx, &FieldErrors::default(), q.done.is_some())
+async fn password_form(State(app): State<AppState>, ctx: Ctx, Query(q): Query<DoneQuery>) -> Markup {
+    password_page(&ctx, &app.policy.get().password_hint(), &FieldErrors::default(), q.done.is_some())
 }
 
 #[derive(Debug, Deserialize)]
@@ -226,7 +224,8 @@ async fn change_password(
     Form(f): Form<PasswordForm>,
 ) -> Result<Response, AppError> {
     let mut errors = FieldErrors::default();
-    errors.take(app.config.policy.check_password("new_password", &f.new_password));
+    let policy = app.policy.get();
+    errors.take(policy.check_password("new_password", &f.new_password));
     if f.new_password != f.confirm_password {
         errors.push("confirm_password", "两次输入的新密码不一致");
     }
@@ -243,7 +242,8 @@ async fn change_password(
         errors.push("old_password", "当前密码不正确");
     }
     if !errors.is_empty() {
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, password_page(&ctx, &errors, false)).into_response());
+        return Ok((StatusCode::UNPROCESSABLE_ENTITY, password_page(&ctx, &policy.password_hint(), &errors, false))
+            .into_response());
     }
     let new = f.new_password.clone();
     let hash = tokio::task::spawn_blocking(move || auth::hash_password(&new))

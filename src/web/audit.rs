@@ -1,5 +1,6 @@
 //! 审计日志: audit administrators browse and filter the log of their region and below. Read-only: no route
-//! changes it.
+//! changes it. Every view first verifies the whole hash chain (`store::audit::verify`) and says whether it is intact
+//! or names the first broken record in a warning.
 
 use axum::Router;
 use axum::extract::{Query, State};
@@ -15,7 +16,7 @@ use super::session::Ctx;
 use crate::clock::{beijing_day_start, beijing_secs};
 use crate::domain::FieldErrors;
 use crate::domain::user::Permission;
-use crate::store::audit::{self, AuditFilter};
+use crate::store::audit::{self, AuditFilter, ChainReport};
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new().route("/audit", get(audit_log))
@@ -112,6 +113,7 @@ async fn audit_log(State(app): State<AppState>, ctx: Ctx, Query(q): Query<AuditQ
         per_page: PER_PAGE,
     };
     let found = app.store.read(move |c| audit::list(c, &filter)).await?;
+    let chain = app.store.read(audit::verify).await?;
     let mut action_opts = vec![(String::new(), "全部操作".to_string())];
     action_opts.extend(ACTIONS.iter().map(|(c, l)| (c.to_string(), l.to_string())));
     let result_opts =
@@ -131,7 +133,8 @@ async fn audit_log(State(app): State<AppState>, ctx: Ctx, Query(q): Query<AuditQ
         "审计日志",
         html! {
             div.page-head { h1 { "审计日志" } }
-            (notice(Some("审计日志只可查阅，任何人都不能修改或删除。")))
+            (chain_status(&chain))
+            (notice(Some("审计日志只可查阅，任何人都不能修改或删除；每条记录都带有前一条记录的 SM3 哈希，任何改动都会被发现。")))
             form.filters.card method="get" action="/audit" {
                 @if ctx.embed { input type="hidden" name="embed" value="1"; }
                 (text_field("from", "开始日期", &q.from.clone().unwrap_or_default(), &errors, "date", FieldExtra::default()))
@@ -166,4 +169,19 @@ async fn audit_log(State(app): State<AppState>, ctx: Ctx, Query(q): Query<AuditQ
             (pager(&ctx, "/audit", &base_query, page_no, PER_PAGE, found.total))
         },
     ))
+}
+
+/// The chain's state over the whole log (not only the reader's region): intact with the number of records verified,
+/// or the first broken record as an alert.
+fn chain_status(chain: &ChainReport) -> Markup {
+    html! {
+        @if let Some(broken) = &chain.broken {
+            div.form-error id="audit-chain" role="alert" {
+                strong { "审计链已被篡改：" } (broken.zh())
+                "。此前 " (chain.checked) " 条记录完好，共 " (chain.total) " 条。请立即报告，并保留数据库文件以便调查。"
+            }
+        } @else {
+            div.notice id="audit-chain" role="status" { "审计链完整（已校验 " (chain.checked) " 条）" }
+        }
+    }
 }

@@ -81,18 +81,50 @@ impl IntoResponse for AppError {
                 )
             }
         };
-        let body = bare_page(
-            title,
-            html! {
-                div.card.error-card {
-                    h1 { (title) }
-                    p { (message) }
-                    p { a href="/" { "返回首页" } }
-                }
-            },
-        );
-        (status, [(header::CACHE_CONTROL, "no-store")], body).into_response()
+        error_page(status, title, &message)
     }
+}
+
+/// The message for form text that is not UTF-8.
+pub(crate) const NOT_UTF8: &str = "提交的内容含有无效的字符编码（不是 UTF-8 文本），未做任何修改。请检查输入后重试。";
+
+/// A form field's bytes as text; bytes that are not UTF-8 refuse the request. A field that was cut at its read
+/// limit (`cut`) may end inside a character: it is decoded leniently, since its length rule refuses it anyway.
+pub(crate) fn utf8_field(bytes: Vec<u8>, cut: bool) -> Result<String, AppError> {
+    if cut {
+        return Ok(String::from_utf8_lossy(&bytes).into_owned());
+    }
+    String::from_utf8(bytes).map_err(|_| AppError::BadRequest(NOT_UTF8.into()))
+}
+
+/// The Chinese page for a refusal that axum answers by itself in plain English text or with an empty body: a path
+/// id out of range, a query or form value of the wrong type, a body over the limit, an unsupported method or media
+/// type. The status is kept.
+pub fn rejection_page(status: StatusCode) -> Response {
+    let (title, message) = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => return AppError::TooLarge.into_response(),
+        StatusCode::METHOD_NOT_ALLOWED => ("请求方式不支持", "此地址不支持该请求方式，未做任何修改。"),
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => {
+            ("请求无效", "提交的内容格式无法识别，未做任何修改。请通过页面上的表单提交。")
+        }
+        _ => ("请求无效", "请求的地址或参数无效（例如编号超出范围、数值或字符无效），未做任何修改。"),
+    };
+    error_page(status, title, message)
+}
+
+/// An error page: the title as heading, the message, a link home; never cached.
+fn error_page(status: StatusCode, title: &str, message: &str) -> Response {
+    let body = bare_page(
+        title,
+        html! {
+            div.card.error-card {
+                h1 { (title) }
+                p { (message) }
+                p { a href="/" { "返回首页" } }
+            }
+        },
+    );
+    (status, [(header::CACHE_CONTROL, "no-store")], body).into_response()
 }
 
 /// Percent-encodes a value for a query string.

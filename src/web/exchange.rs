@@ -2,7 +2,8 @@
 //! import application bundles from the portal, and manage the keys both sides trust.
 
 use axum::body::Bytes;
-use axum::extract::{Multipart, Path, Query, State};
+use axum::extract::multipart::MultipartRejection;
+use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Redirect, Response};
 use axum::routing::{get, post};
@@ -27,7 +28,7 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/exchange", get(exchange_page))
         .route("/exchange/export", post(export))
         .route("/exchange/exports/{id}", get(download_export))
-        .route("/exchange/import", post(import))
+        .route("/exchange/import", post(import).layer(DefaultBodyLimit::max(MAX_BUNDLE + 1024 * 1024)))
         .route("/exchange/keys", post(trust_key))
         .route("/exchange/public-key", get(public_key))
 }
@@ -209,26 +210,50 @@ async fn trust_key(State(app): State<AppState>, ctx: Ctx, Form(f): Form<KeyForm>
     Ok(Redirect::to(&ctx.href("/exchange?notice=key")).into_response())
 }
 
-async fn import(State(app): State<AppState>, ctx: Ctx, mut form: Multipart) -> Result<Response, AppError> {
+/// The import page again (422) with `message`.
+async fn import_refused(app: &AppState, ctx: &Ctx, message: &str) -> Result<Response, AppError> {
+    let page = render(app, ctx, None, Some(message), &FieldErrors::default()).await?;
+    Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response())
+}
+
+async fn import(
+    State(app): State<AppState>,
+    ctx: Ctx,
+    form: Result<Multipart, MultipartRejection>,
+) -> Result<Response, AppError> {
+    const NO_FILE: &str = "请选择要导入的申请文件";
+    const BAD_UPLOAD: &str = "上传的文件不完整或无法识别，未做任何修改，请重新选择文件后导入";
     ctx.require(Permission::Exchange)?;
+    let Ok(mut form) = form else { return import_refused(&app, &ctx, NO_FILE).await };
     let mut bytes: Option<Bytes> = None;
-    while let Ok(Some(mut field)) = form.next_field().await {
+    // Errors are answered, never taken for the end of the body: a cut-off bundle must not be read as a whole one.
+    loop {
+        let mut field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(AppError::TooLarge),
+            Err(_) => return import_refused(&app, &ctx, BAD_UPLOAD).await,
+        };
         if field.name() != Some("bundle") {
             continue;
         }
         let mut buf = Vec::new();
-        while let Ok(Some(chunk)) = field.chunk().await {
-            if buf.len() + chunk.len() > MAX_BUNDLE {
-                return Err(AppError::TooLarge);
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    if buf.len() + chunk.len() > MAX_BUNDLE {
+                        return Err(AppError::TooLarge);
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(AppError::TooLarge),
+                Err(_) => return import_refused(&app, &ctx, BAD_UPLOAD).await,
             }
-            buf.extend_from_slice(&chunk);
         }
         bytes = Some(Bytes::from(buf));
     }
-    let Some(bytes) = bytes.filter(|b| !b.is_empty()) else {
-        let page = render(&app, &ctx, None, Some("请选择要导入的申请文件"), &FieldErrors::default()).await?;
-        return Ok((StatusCode::UNPROCESSABLE_ENTITY, page).into_response());
-    };
+    let Some(bytes) = bytes.filter(|b| !b.is_empty()) else { return import_refused(&app, &ctx, NO_FILE).await };
     let outcome = import_bundle(&app, &ctx, bytes.to_vec()).await?;
     let (status, info, error) = match &outcome {
         ImportOutcome::Applied(seqs) => (

@@ -65,6 +65,13 @@ const MENU: &[MenuGroup] = &[
         ],
     },
     MenuGroup {
+        label: "安全管理",
+        items: &[
+            MenuItem { label: "安全策略", href: "/security/policy", needs: Permission::ManageSecurity },
+            MenuItem { label: "锁定账号", href: "/security/locked", needs: Permission::ManageSecurity },
+        ],
+    },
+    MenuGroup {
         label: "安全审计",
         items: &[MenuItem { label: "审计日志", href: "/audit", needs: Permission::ReadAudit }],
     },
@@ -183,7 +190,7 @@ pub fn text_field(
     value: &str,
     errors: &FieldErrors,
     input_type: &str,
-    extra: FieldExtra,
+    extra: FieldExtra<'_>,
 ) -> Markup {
     let err = errors.get(name);
     let id = format!("f-{name}");
@@ -201,7 +208,7 @@ pub fn text_field(
 
 /// Optional attributes of [`text_field`].
 #[derive(Debug, Clone, Copy, Default)]
-pub struct FieldExtra {
+pub struct FieldExtra<'a> {
     /// Mark as required.
     pub required: bool,
     /// `maxlength`.
@@ -209,7 +216,7 @@ pub struct FieldExtra {
     /// `autocomplete`.
     pub autocomplete: Option<&'static str>,
     /// A hint under the field.
-    pub hint: Option<&'static str>,
+    pub hint: Option<&'a str>,
 }
 
 /// A labelled select with its error message. `options` are (value, label).

@@ -468,13 +468,13 @@ fn legend(view: &View, s: &Shaded) -> Markup {
             ul {
                 @for (i, r) in s.ranges.iter().enumerate() {
                     li {
-                        span.swatch style=(format!("background:{}", colours.get(i).copied().unwrap_or(charts::NO_DATA))) aria-hidden="true" {}
+                        (swatch(colours.get(i).copied().unwrap_or(charts::NO_DATA)))
                         span.range { (value_text(view.metric, r.lower)) " – " (value_text(view.metric, r.upper)) }
                         span.count { (r.count) " 个地区" }
                     }
                 }
                 li {
-                    span.swatch.zero style=(format!("background:{}", charts::ZERO)) aria-hidden="true" {}
+                    (swatch(charts::ZERO))
                     span.range { "0（无活动）" }
                     span.count { (s.zero) " 个地区" }
                 }
@@ -484,6 +484,15 @@ fn legend(view: &View, s: &Shaded) -> Markup {
                     span.count { (s.no_data) " 个地区" }
                 }
             }
+        }
+    }
+}
+
+/// A legend's colour box: an SVG fill, since the CSP (`style-src 'self'`) drops inline `style` attributes.
+fn swatch(colour: &str) -> Markup {
+    html! {
+        svg.swatch viewBox="0 0 14 9" preserveAspectRatio="none" aria-hidden="true" focusable="false" {
+            rect width="14" height="9" fill=(colour) {}
         }
     }
 }

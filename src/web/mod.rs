@@ -16,6 +16,7 @@ mod permits;
 mod portal;
 mod roles;
 mod scale;
+mod security;
 pub mod session;
 mod sms;
 mod stats;
@@ -48,6 +49,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// Settings.
     pub config: Arc<Config>,
+    /// The security policy in force (stored in the database; refreshed by every save on 安全策略).
+    pub policy: crate::store::policy::PolicyCache,
     /// Attachments on disk.
     pub files: FileStore,
     /// This side's signing key for result bundles.
@@ -86,6 +89,7 @@ fn intranet_routes() -> Router<AppState> {
         .merge(users::routes())
         .merge(roles::routes())
         .merge(audit::routes())
+        .merge(security::routes())
         .merge(exchange::routes())
         .merge(permits::routes())
         .merge(filings::routes())
@@ -132,10 +136,18 @@ async fn static_file(axum::extract::Path(file): axum::extract::Path<String>) -> 
 }
 
 /// Security headers on every response: a CSP without inline script and with the configured frame ancestors,
-/// nosniff, no referrer across origins, and no caching of pages.
+/// nosniff, no referrer across origins, and no caching of pages. Refusals that axum answers by itself in English
+/// become Chinese pages with the same status first.
 async fn security_headers(State(app): State<AppState>, req: Request, next: Next) -> Response {
     let is_static = req.uri().path().starts_with("/static/");
     let mut res = next.run(req).await;
+    if is_plain_rejection(&res) {
+        let allow = res.headers().get(header::ALLOW).cloned();
+        res = error::rejection_page(res.status());
+        if let Some(allow) = allow {
+            res.headers_mut().insert(header::ALLOW, allow);
+        }
+    }
     let ancestors = std::iter::once("'self'")
         .chain(app.config.frame_ancestors.iter().map(String::as_str))
         .collect::<Vec<_>>()
@@ -154,4 +166,16 @@ async fn security_headers(State(app): State<AppState>, req: Request, next: Next)
         h.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
     res
+}
+
+/// Whether `res` is a refusal that axum's routing or extractors answered by themselves: a client error in plain
+/// text (e.g. "Cannot parse `99999999999999999999` to a `i64`") or the empty 405 of a route without that method.
+fn is_plain_rejection(res: &Response) -> bool {
+    let status = res.status();
+    let plain = res
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/plain"));
+    status.is_client_error() && (plain || status == StatusCode::METHOD_NOT_ALLOWED)
 }

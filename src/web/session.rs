@@ -66,6 +66,9 @@ pub fn source(req_ext: &axum::http::Extensions) -> String {
 /// Resolves the session cookie, ends sessions that expired, sends users who must change their password there, and
 /// refuses any non-GET request whose CSRF token does not match.
 pub async fn resolve_session(State(app): State<AppState>, mut req: Request, next: Next) -> Response {
+    if req.uri().query().is_some_and(|q| !form_is_utf8(q.as_bytes())) {
+        return AppError::BadRequest(super::error::NOT_UTF8.into()).into_response();
+    }
     let mut current = None;
     let mut expired = false;
     if let Some(token) = cookie(req.headers(), SESSION_COOKIE) {
@@ -77,7 +80,7 @@ pub async fn resolve_session(State(app): State<AppState>, mut req: Request, next
         match found.await {
             Ok(Some(st)) => {
                 let now = app.clock.now();
-                let policy = &app.config.policy;
+                let policy = app.policy.get();
                 let s = &st.session;
                 if s.ended_at.is_some() || st.user.frozen {
                     expired = true;
@@ -159,11 +162,35 @@ async fn check_csrf(req: Request, expected: Option<&str>) -> Result<Request, App
     }
     let (parts, body) = req.into_parts();
     let bytes = axum::body::to_bytes(body, FORM_LIMIT).await.map_err(|_| AppError::TooLarge)?;
-    if matches(serde_urlencoded::from_bytes(&bytes).ok().and_then(field)) {
-        Ok(Request::from_parts(parts, Body::from(bytes)))
-    } else {
-        Err(AppError::Csrf)
+    if !matches(serde_urlencoded::from_bytes(&bytes).ok().and_then(field)) {
+        return Err(AppError::Csrf);
     }
+    // The form extractor would replace bytes that are not UTF-8 silently; such a form is refused instead.
+    if !form_is_utf8(&bytes) {
+        return Err(AppError::BadRequest(super::error::NOT_UTF8.into()));
+    }
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}
+
+/// Whether an `application/x-www-form-urlencoded` string (a form body or a query string) decodes to UTF-8 text.
+/// The separators `&` and `=` are ASCII and never part of a multi-byte character, so decoding the whole string at
+/// once tells the same as decoding each name and value.
+fn form_is_utf8(raw: &[u8]) -> bool {
+    let hex = |b: Option<&u8>| b.and_then(|b| char::from(*b).to_digit(16));
+    let mut decoded = Vec::with_capacity(raw.len());
+    let mut i = 0;
+    while let Some(&b) = raw.get(i) {
+        if b == b'%'
+            && let (Some(high), Some(low)) = (hex(raw.get(i + 1)), hex(raw.get(i + 2)))
+        {
+            decoded.push(u8::try_from(high * 16 + low).unwrap_or(b'?'));
+            i += 3;
+        } else {
+            decoded.push(b);
+            i += 1;
+        }
+    }
+    std::str::from_utf8(&decoded).is_ok()
 }
 
 fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
@@ -238,5 +265,20 @@ impl FromRequestParts<AppState> for Ctx {
             source: source(&parts.extensions),
             site: app.config.site,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::form_is_utf8;
+
+    #[test]
+    fn form_text_must_be_utf8() {
+        assert!(form_is_utf8(b"name=%E8%A5%BF%E6%B9%96&csrf=abc"));
+        assert!(form_is_utf8("name=西湖+音乐节".as_bytes()));
+        assert!(form_is_utf8(b"q=100%25&x=%zz%"));
+        assert!(!form_is_utf8(b"name=%FF%FE"));
+        assert!(!form_is_utf8(b"name=\xff&csrf=abc"));
+        assert!(!form_is_utf8(b"name=%E8%A5&x=1"));
     }
 }

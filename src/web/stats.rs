@@ -418,7 +418,10 @@ pub(crate) async fn audit_export(
     let now = app.clock.now();
     let detail = filters.iter().map(|(k, v)| format!("{k}：{v}")).collect::<Vec<_>>().join("；");
     app.store
-        .write(move |tx| audit::append(tx, now, NewAudit { actor: &actor, action, object, ok: true, detail }))
+        .write(move |tx| {
+            let (object, detail) = (object.clone(), detail.clone());
+            audit::append(tx, now, NewAudit { actor: &actor, action, object, ok: true, detail })
+        })
         .await?;
     Ok(())
 }

@@ -1,4 +1,6 @@
-//! 用户配置 (seed 7.3): list, add, modify, freeze and unfreeze users of the administrator's region and below.
+//! 用户配置 (seed 7.3): list, add, modify, freeze and unfreeze users of the administrator's region and below. The
+//! system administrator manages system administrators and the business types only: security and audit
+//! administrators are listed but cannot be created, changed or frozen here (`UserType::manages`).
 
 use axum::extract::{Path, Query, State};
 use axum::http::StatusCode;
@@ -140,10 +142,14 @@ async fn list_users(State(app): State<AppState>, ctx: Ctx, Query(q): Query<ListQ
                                 td { (u.mobile) }
                                 td { span.tag.(class) { (status) } }
                                 td.actions {
-                                    a href=(ctx.href(&format!("/config/users/{}", u.id))) { "修改" }
-                                    @if u.id != ctx.user.id {
-                                        @if u.frozen { a href=(ctx.href(&format!("/config/users/{}/unfreeze", u.id))) { "解冻" } }
-                                        @else { a href=(ctx.href(&format!("/config/users/{}/freeze", u.id))) { "冻结" } }
+                                    @if ctx.user.user_type.manages(u.user_type) {
+                                        a href=(ctx.href(&format!("/config/users/{}", u.id))) { "修改" }
+                                        @if u.id != ctx.user.id {
+                                            @if u.frozen { a href=(ctx.href(&format!("/config/users/{}/unfreeze", u.id))) { "解冻" } }
+                                            @else { a href=(ctx.href(&format!("/config/users/{}/freeze", u.id))) { "冻结" } }
+                                        }
+                                    } @else {
+                                        span.muted { "三员分立，不可管理" }
                                     }
                                 }
                             }
@@ -200,7 +206,13 @@ impl UserForm {
         let real_name = e.take(parse_name("real_name", "真实名称", &self.real_name, 32));
         let region = e.take(app.regions.parse_within("region", &self.region, ctx.user.region));
         let mobile = e.take(Mobile::parse(&self.mobile));
-        let user_type = e.take(UserType::parse(&self.user_type));
+        let user_type = match e.take(UserType::parse(&self.user_type)) {
+            Some(t) if !ctx.user.user_type.manages(t) => {
+                e.push("user_type", "系统管理员不能添加或设置安全管理员、审计管理员（三员分立）");
+                None
+            }
+            parsed => parsed,
+        };
         let approval_role = match (user_type, self.approval_role.trim()) {
             (Some(t), "") if t.needs_approval_role() => {
                 e.push("approval_role", "审批人员必须设置审批角色");
@@ -225,7 +237,7 @@ impl UserForm {
                 e.push("password", "请设置初始密码");
                 None
             }
-            (pw, _) => e.take(app.config.policy.check_password("password", pw)).map(|()| pw.to_string()),
+            (pw, _) => e.take(app.policy.get().check_password("password", pw)).map(|()| pw.to_string()),
         };
         match (real_name, region, mobile, user_type) {
             (Some(real_name), Some(region), Some(mobile), Some(user_type)) if e.is_empty() => {
@@ -252,6 +264,12 @@ async fn user_form_page(
     errors: &FieldErrors,
 ) -> Result<Markup, AppError> {
     let roles = role_options(app, ctx).await?;
+    let types: Vec<(String, String)> =
+        type_options().into_iter().filter(|(code, _)| is_manageable(ctx, code)).collect();
+    let password_hint = match id {
+        Some(_) => "留空则不修改；重置后该用户的会话全部结束，下次登录须修改密码".to_string(),
+        None => format!("{}；用户首次登录须修改", app.policy.get().password_hint()),
+    };
     let title = if id.is_some() { "修改用户" } else { "添加用户" };
     let action = id.map_or_else(|| "/config/users".to_string(), |id| format!("/config/users/{id}"));
     Ok(page(
@@ -273,11 +291,11 @@ async fn user_form_page(
                     (text_field("real_name", "真实名称", &form.real_name, errors, "text", FieldExtra { required: true, maxlength: Some(32), ..FieldExtra::default() }))
                     (select_field("region", "所属地区", &form.region, &region_options(&app.regions, ctx.user.region), errors, true))
                     (text_field("mobile", "手机", &form.mobile, errors, "tel", FieldExtra { required: true, maxlength: Some(13), ..FieldExtra::default() }))
-                    (select_field("user_type", "用户类型", &form.user_type, &type_options(), errors, true))
+                    (select_field("user_type", "用户类型", &form.user_type, &types, errors, true))
                     (select_field("approval_role", "审批角色（仅审批人员）", &form.approval_role, &roles, errors, false))
                     (text_field("password", if id.is_some() { "重置密码" } else { "初始密码" }, "", errors, "password",
                         FieldExtra { required: id.is_none(), maxlength: Some(64), autocomplete: Some("new-password"),
-                            hint: Some(if id.is_some() { "留空则不修改；重置后该用户的会话全部结束，下次登录须修改密码" } else { "至少 8 位，含小写字母、大写字母、数字、符号中的至少 3 类；用户首次登录须修改" }) }))
+                            hint: Some(password_hint.as_str()) }))
                     div.form-actions {
                         button.primary type="submit" { "保存" }
                         a.button href=(ctx.href("/config/users")) { "取消" }
@@ -351,10 +369,21 @@ async fn create_user(State(app): State<AppState>, ctx: Ctx, Form(form): Form<Use
     }
 }
 
+/// Whether the form's type code is one the signed-in administrator may give.
+fn is_manageable(ctx: &Ctx, code: &str) -> bool {
+    UserType::parse(code).is_ok_and(|t| ctx.user.user_type.manages(t))
+}
+
+/// The user `id` within the administrator's region, refused (403) when its type is not one the administrator
+/// manages (a security or audit administrator).
 async fn load_in_scope(app: &AppState, ctx: &Ctx, id: i64) -> Result<User, AppError> {
     ctx.require(Permission::ManageUsers)?;
     let scope = app.regions.path_key(ctx.user.region);
-    Ok(app.store.read(move |c| users::get_in_scope(c, id, &scope)).await?)
+    let user = app.store.read(move |c| users::get_in_scope(c, id, &scope)).await?;
+    if !ctx.user.user_type.manages(user.user_type) {
+        return Err(AppError::Forbidden);
+    }
+    Ok(user)
 }
 
 async fn edit_user_form(State(app): State<AppState>, ctx: Ctx, Path(id): Path<i64>) -> Result<Markup, AppError> {
@@ -426,7 +455,7 @@ async fn confirm_unfreeze(State(app): State<AppState>, ctx: Ctx, Path(id): Path<
 }
 
 async fn set_frozen(app: AppState, ctx: Ctx, id: i64, frozen: bool) -> Result<Response, AppError> {
-    ctx.require(Permission::ManageUsers)?;
+    load_in_scope(&app, &ctx, id).await?;
     let now = app.clock.now();
     let actor = ctx.actor();
     let scope = app.regions.path_key(ctx.user.region);

@@ -2,8 +2,14 @@
 //! like users. One module per feature.
 
 mod access;
+mod access_matrix;
+mod audit_chain;
+mod backup;
+mod bad_input;
 mod binary;
+mod concurrency;
 mod config;
+mod crash;
 mod exchange;
 mod filings;
 mod harness;
@@ -14,6 +20,7 @@ mod permits;
 mod portal_apply;
 mod portal_exchange;
 mod roles;
+mod security_admin;
 mod signin;
 mod sms;
 mod stats;

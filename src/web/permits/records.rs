@@ -290,7 +290,7 @@ fn added(ctx: &Ctx, id: i64, what: &str, anchor: &str) -> Response {
 /// What differs between the two record forms; [`add_record`] does the rest.
 trait RecordForm: Sized {
     /// The parsed record.
-    type Record: Send + 'static;
+    type Record: Clone + Send + 'static;
     /// The notice code and the details section to return to.
     const DONE: (&'static str, &'static str);
     fn from_posted(p: &Posted) -> Self;
@@ -389,7 +389,7 @@ async fn add_record<F: RecordForm>(
         .store
         .write(move |tx| {
             let file_id = store_file(tx, now, file.as_ref())?;
-            F::store(tx, now, id, record, file_id, user_id, &actor)
+            F::store(tx, now, id, record.clone(), file_id, user_id, &actor)
         })
         .await;
     match done {

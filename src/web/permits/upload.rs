@@ -74,8 +74,8 @@ pub(super) async fn read_form(mut mp: Multipart) -> Result<Posted, AppError> {
                 break;
             }
         } else if let Some(key) = TEXT_FIELDS.iter().find(|k| **k == name) {
-            let (bytes, _) = read_capped(&mut field, TEXT_CAP).await?;
-            posted.fields.insert(*key, String::from_utf8_lossy(&bytes).into_owned());
+            let (bytes, cut) = read_capped(&mut field, TEXT_CAP).await?;
+            posted.fields.insert(*key, crate::web::error::utf8_field(bytes, cut)?);
         }
     }
     Ok(posted)

@@ -412,13 +412,14 @@ async fn read_form(mut mp: Multipart) -> Result<(FilingForm, HashMap<&'static st
                 break;
             }
         } else if name == "regions" {
-            let (bytes, _) = read_capped(&mut field, 64).await?;
+            let (bytes, cut) = read_capped(&mut field, 64).await?;
+            let value = crate::web::error::utf8_field(bytes, cut)?;
             if form.regions.len() <= MAX_COUNTIES {
-                form.regions.push(String::from_utf8_lossy(&bytes).into_owned());
+                form.regions.push(value);
             }
         } else if let Some(key) = TEXT_FIELDS.iter().find(|k| **k == name) {
-            let (bytes, _) = read_capped(&mut field, TEXT_CAP).await?;
-            let value = String::from_utf8_lossy(&bytes).into_owned();
+            let (bytes, cut) = read_capped(&mut field, TEXT_CAP).await?;
+            let value = crate::web::error::utf8_field(bytes, cut)?;
             match *key {
                 "name" => form.name = value,
                 "kind" => form.kind = value,
@@ -626,7 +627,7 @@ async fn create(
     let portal_ref = app
         .store
         .write(move |tx| {
-            let mut record = record;
+            let mut record = record.clone();
             let mut ids = Vec::new();
             for (kind, f) in &saved {
                 let id = portal::add_file(tx, now, PENDING_OWNER, kind, f)?;

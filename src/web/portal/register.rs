@@ -77,7 +77,7 @@ impl RegisterForm {
         let contact_name = e.take(parse_name("contact_name", "联系人", &self.contact_name, CONTACT_MAX));
         let mobile = e.take(Mobile::parse(&self.mobile));
         let login = e.take(LoginName::parse(&self.login_name));
-        e.take(app.config.policy.check_password("password", &self.password));
+        e.take(app.policy.get().check_password("password", &self.password));
         if self.password != self.confirm_password {
             e.push("confirm_password", "两次输入的密码不一致");
         }
