@@ -614,8 +614,8 @@ fn attachment_names(dir: &Path) -> anyhow::Result<Vec<String>> {
             .file_name()
             .into_string()
             .map_err(|n| anyhow!("{} 中有非 UTF-8 文件名 / non-UTF-8 file name {n:?}", dir.display()))?;
-        let plain = !name.starts_with('.')
-            && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
+        let plain =
+            !name.starts_with('.') && name.chars().all(|c| c.is_ascii_alphanumeric() || matches!(c, '.' | '_' | '-'));
         if !entry.file_type()?.is_file() || !plain {
             bail!("{} 中有意外的条目 {name}（附件目录只应有附件文件） / unexpected entry {name}", dir.display());
         }

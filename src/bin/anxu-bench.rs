@@ -505,7 +505,8 @@ mod workflow {
                     "SELECT id, revision, bureau FROM activities WHERE status = 'in_approval' AND step = 0
                        AND flow_id IS NOT NULL AND bureau IN (330100, 330106) ORDER BY id LIMIT ?",
                 )?;
-                let rows = st.query_map([i64::try_from(need).unwrap_or(i64::MAX)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                let rows =
+                    st.query_map([i64::try_from(need).unwrap_or(i64::MAX)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
                 Ok(rows.collect::<Result<Vec<_>, _>>()?)
             })
             .await?;
@@ -533,7 +534,10 @@ mod workflow {
                         let rev = revision.to_string();
                         let t = Instant::now();
                         let (status, _) = c
-                            .post(&format!("/permits/{id}/approve"), &[("decision", "pass"), ("opinion", "同意"), ("revision", &rev)])
+                            .post(
+                                &format!("/permits/{id}/approve"),
+                                &[("decision", "pass"), ("opinion", "同意"), ("revision", &rev)],
+                            )
                             .await?;
                         out.push((status, t.elapsed().as_secs_f64() * 1000.0));
                     }
@@ -574,7 +578,10 @@ mod workflow {
         let history_after = history(&state).await?;
         let lost = (history_before + i64::try_from(done)?) - history_after;
         figures.push(Figure {
-            note: format!("{done} approvals acknowledged, {} history rows added, {lost} lost", history_after - history_before),
+            note: format!(
+                "{done} approvals acknowledged, {} history rows added, {lost} lost",
+                history_after - history_before
+            ),
             ..Figure::of("approval step: lost updates", "rows", &[lost as f64], "0")
         });
         server.abort();

@@ -12,7 +12,7 @@ use super::audit::{Actor, NewAudit, append};
 use crate::domain::security::SecurityPolicy;
 
 /// A version of the policy.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct PolicyVersion {
     /// The version's id; 0 for the built-in default (nothing saved yet).
     pub id: i64,
@@ -20,12 +20,6 @@ pub struct PolicyVersion {
     pub policy: SecurityPolicy,
     /// Who saved it (login) and when (UTC); `None` for the built-in default.
     pub saved: Option<(String, NaiveDateTime)>,
-}
-
-impl Default for PolicyVersion {
-    fn default() -> Self {
-        Self { id: 0, policy: SecurityPolicy::default(), saved: None }
-    }
 }
 
 /// The newest version, or the built-in default when none was saved.

@@ -309,7 +309,7 @@ pub fn list_locked(conn: &Connection, scope_path: &str, now: NaiveDateTime) -> S
 /// failure count. Refused when the account is not locked.
 pub fn unlock(tx: &Transaction<'_>, now: NaiveDateTime, id: i64, scope_path: &str, actor: &Actor) -> StoreResult<()> {
     let user = get_in_scope(tx, id, scope_path)?;
-    if !user.locked_until.is_some_and(|t| t > now) {
+    if user.locked_until.is_none_or(|t| t <= now) {
         return Err(StoreError::Conflict("该账号未被锁定，无需解锁".into()));
     }
     tx.execute(

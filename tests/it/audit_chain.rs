@@ -176,7 +176,8 @@ async fn the_command_verifies_a_stopped_servers_log() {
 
     let target = {
         let conn = duckdb::Connection::open(&db).unwrap();
-        let id: i64 = conn.query_row("SELECT id FROM audit_log ORDER BY id LIMIT 1 OFFSET 3", [], |r| r.get(0)).unwrap();
+        let id: i64 =
+            conn.query_row("SELECT id FROM audit_log ORDER BY id LIMIT 1 OFFSET 3", [], |r| r.get(0)).unwrap();
         conn.execute("UPDATE audit_log SET actor_login = 'nobody' WHERE id = ?", [id]).unwrap();
         id
     };
