@@ -290,8 +290,15 @@ impl Action {
 }
 
 /// The label of the action with this [`code`](Action::code), e.g. `"step_deny"` → 不许可.
+/// The organizer's portal events (history rows written by the application import) have labels too.
 pub fn action_label(code: &str) -> Option<&'static str> {
-    Action::samples().iter().find(|a| a.code() == code).map(|a| a.label())
+    Action::samples().iter().find(|a| a.code() == code).map(|a| a.label()).or(match code {
+        "submit" => Some("提交申请"),
+        "submit_for_acceptance" => Some("提交受理材料"),
+        "resubmit" => Some("重新提交"),
+        "withdraw" => Some("撤回申请"),
+        _ => None,
+    })
 }
 
 /// The label of an action code, or the code itself when unknown.
@@ -377,6 +384,15 @@ pub fn allowed(p: Progress, side: Side) -> Vec<&'static str> {
 
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn portal_events_in_the_history_have_labels() {
+        for code in ["submit", "submit_for_acceptance", "resubmit", "withdraw"] {
+            assert!(super::action_label(code).is_some(), "{code}");
+        }
+        assert_eq!(super::action_label("step_deny"), Some("不许可"));
+        assert_eq!(super::action_label("nonsense"), None);
+    }
+
     use super::*;
 
     use Status as S;
