@@ -71,7 +71,7 @@ pub fn check(name: &str, bytes: &[u8], allow_html: bool) -> Result<CheckedFile, 
         return Err(UploadError::Content);
     }
     let clean: String =
-        base.chars().filter(|c| !c.is_control() && !matches!(c, '<' | '>' | '"' | '\'' | '&')).take(100).collect();
+        base.chars().filter(|c| !c.is_control() && !is_bidi_control(*c) && !matches!(c, '<' | '>' | '"' | '\'' | '&')).take(100).collect();
     let name = if clean.trim().is_empty() { format!("附件.{ext}") } else { clean };
     Ok(CheckedFile { name, mime, size: bytes.len(), sm3: sm3_hex(bytes) })
 }
@@ -116,9 +116,25 @@ impl FileStore {
     }
 }
 
+/// Characters that change the display order of text (e.g. U+202E): a name `a\u{202E}fdp.jpg` would look like a
+/// different file type.
+fn is_bidi_control(c: char) -> bool {
+    matches!(c, '\u{200E}' | '\u{200F}' | '\u{061C}' | '\u{202A}'..='\u{202E}' | '\u{2066}'..='\u{2069}')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn display_order_controls_are_dropped_from_names() {
+        assert!(!is_bidi_control('a'));
+        for c in ['\u{202E}', '\u{2066}', '\u{200F}'] {
+            assert!(is_bidi_control(c));
+        }
+        let f = check("invoice\u{202E}gpj.pdf", b"%PDF-1.4 x", false).unwrap();
+        assert_eq!(f.name, "invoicegpj.pdf");
+    }
 
     #[test]
     fn uploads_are_checked_by_type_size_and_content() {

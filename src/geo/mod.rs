@@ -71,6 +71,13 @@ pub enum GeoError {
     /// More positions than [`Limits::max_vertices`].
     #[error("too many vertices: {count} counted, the limit is {max}")]
     TooManyVertices { count: usize, max: usize },
+    /// More JSON values than a boundary within [`Limits::max_vertices`] needs (see [`Limits::max_values`]); refused
+    /// before parsing, so that no file can make the parser use more memory than an acceptable one.
+    #[error("too many JSON values: {count} counted (an object member counts as 4), the limit is {max}")]
+    TooManyValues { count: usize, max: usize },
+    /// An array longer than a ring within [`Limits::max_vertices`] can be (see [`Limits::max_array_len`]).
+    #[error("an array has {count} elements, the limit is {max}")]
+    ArrayTooLong { count: usize, max: usize },
     /// NaN or infinite.
     #[error("polygon {polygon}, ring {ring}, position {position}: the coordinate is not a finite number")]
     NonFinite { polygon: usize, ring: usize, position: usize },

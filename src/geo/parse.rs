@@ -23,15 +23,110 @@ impl Default for Limits {
     }
 }
 
+/// Room for what a boundary holds besides its positions (rings, polygons, foreign members such as `properties`).
+const VALUES_SLACK: usize = 100_000;
+
+/// Cost of an object member in [`Limits::max_values`]: its value, its name and its map entry.
+const MEMBER_COST: usize = 4;
+
+impl Limits {
+    /// Most JSON values a file may hold, counted before parsing (an object member counts as 4): a position
+    /// `[lon, lat, alt]` is 4 values, plus 100 000 for everything else. Parsing builds a `serde_json::Value` of 32
+    /// bytes per value, so this bounds the parser's memory by what an acceptable boundary needs, however the file
+    /// is made: at the defaults at most about 430 MB (2 000 000 positions), where a 20 MiB file of `[1,1],` needed
+    /// 670 MB without this bound.
+    pub fn max_values(&self) -> usize {
+        self.max_vertices.saturating_mul(4).saturating_add(VALUES_SLACK)
+    }
+
+    /// Longest JSON array a file may hold: a ring with every position, plus 100 000. Bounds the largest
+    /// single allocation of the parser (about 130 MB at the defaults).
+    pub fn max_array_len(&self) -> usize {
+        self.max_vertices.saturating_add(VALUES_SLACK)
+    }
+}
+
+/// What parsing a JSON text into a `serde_json::Value` can cost, counted on the bytes (see [`json_size`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct JsonSize {
+    /// Upper bound of the number of values; an object member counts as [`MEMBER_COST`].
+    values: usize,
+    /// Upper bound of the length of the longest array.
+    longest_array: usize,
+}
+
+/// Upper bounds of the values and array lengths of a JSON text, without parsing it: every value but the root follows
+/// a `[`, `,` or `:` outside strings. Linear time, memory bounded by the nesting depth it tracks.
+fn json_size(bytes: &[u8]) -> JsonSize {
+    // serde_json refuses nesting deeper than 128; deeper arrays are counted as values only.
+    const TRACKED_DEPTH: usize = 256;
+    let mut size = JsonSize { values: 1, longest_array: 0 };
+    // Per open array or object within TRACKED_DEPTH: Some(elements so far) for an array, None for an object.
+    let mut open: Vec<Option<usize>> = Vec::new();
+    let mut depth = 0usize;
+    let (mut in_string, mut escaped) = (false, false);
+    for &b in bytes {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if b == b'\\' {
+                escaped = true;
+            } else if b == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'[' | b'{' => {
+                depth = depth.saturating_add(1);
+                if b == b'[' {
+                    size.values = size.values.saturating_add(1);
+                    size.longest_array = size.longest_array.max(1);
+                }
+                if depth <= TRACKED_DEPTH {
+                    open.push((b == b'[').then_some(1));
+                }
+            }
+            b']' | b'}' => {
+                if depth <= TRACKED_DEPTH {
+                    open.pop();
+                }
+                depth = depth.saturating_sub(1);
+            }
+            b',' => {
+                size.values = size.values.saturating_add(1);
+                if depth <= TRACKED_DEPTH
+                    && let Some(Some(n)) = open.last_mut()
+                {
+                    *n = n.saturating_add(1);
+                    size.longest_array = size.longest_array.max(*n);
+                }
+            }
+            b':' => size.values = size.values.saturating_add(MEMBER_COST),
+            _ => {}
+        }
+    }
+    size
+}
+
 /// Polygons as read, before they become `geo` values: polygons → rings (exterior first) → positions.
 pub type RawPolygons = Vec<Vec<Vec<Coord<f64>>>>;
 
 /// Parses one boundary: a bare Polygon/MultiPolygon geometry (foreign members such as `properties` are ignored), a
 /// Feature with such a geometry, or a FeatureCollection holding exactly one such Feature. The result is checked with
-/// [`validate_polygons`].
+/// [`validate_polygons`]. Before parsing, the file's size and its JSON values and array lengths are checked against
+/// `limits` (see [`Limits::max_values`]), so its memory use stays bounded.
 pub fn parse_boundary(bytes: &[u8], limits: &Limits) -> Result<MultiPolygon<f64>, GeoError> {
     if bytes.len() > limits.max_bytes {
         return Err(GeoError::TooLarge { bytes: bytes.len() as u64, max: limits.max_bytes });
+    }
+    let size = json_size(bytes);
+    if size.values > limits.max_values() {
+        return Err(GeoError::TooManyValues { count: size.values, max: limits.max_values() });
+    }
+    if size.longest_array > limits.max_array_len() {
+        return Err(GeoError::ArrayTooLong { count: size.longest_array, max: limits.max_array_len() });
     }
     let value: Value = serde_json::from_slice(bytes).map_err(|e| GeoError::Json(e.to_string()))?;
     let raw = read_polygons(polygonal(&value)?, limits)?;

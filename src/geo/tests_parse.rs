@@ -187,3 +187,31 @@ fn never_panics_on_garbage() {
         let _ = parse_boundary(&bytes, &tiny);
     }
 }
+
+#[test]
+fn memory_is_bounded_before_parsing() {
+    // With max_vertices 10: at most 100 040 values and arrays of at most 100 010 elements.
+    let limits = Limits { max_vertices: 10, china: false, ..Limits::default() };
+    assert_eq!((limits.max_values(), limits.max_array_len()), (100_040, 100_010));
+    let polygon = |rings: &str| format!("{{\"type\":\"Polygon\",\"coordinates\":{rings}}}");
+    // Shapes that made a 20 MiB file cost 400 to 670 MB to parse: numbers, short positions, empty rings, members.
+    let numbers = polygon(&format!("[[[{}]]]", vec!["0"; 100_100].join(",")));
+    let positions = polygon(&format!("[[{}]]", vec!["[1,1]"; 40_000].join(",")));
+    let rings = polygon(&format!("[{}]", vec!["[]"; 100_100].join(",")));
+    let members: Vec<String> = (0..30_000).map(|i| format!("\"m{i}\":0")).collect();
+    let members = format!("{{\"properties\":{{{}}},{}", members.join(","), &polygon(SQUARE)[1..]);
+    for text in [&numbers, &positions, &rings, &members] {
+        let error = parse_boundary(text.as_bytes(), &limits).unwrap_err();
+        assert!(matches!(error, GeoError::TooManyValues { max: 100_040, .. }), "{error}");
+    }
+    // Few values, one long array.
+    let long = polygon(&format!("[[[{}]]]", vec!["0"; 100_020].join(",")));
+    assert_eq!(parse_boundary(long.as_bytes(), &limits), Err(GeoError::ArrayTooLong { count: 100_020, max: 100_010 }));
+    // Brackets, commas and colons inside strings are not values, escaped quotes do not end a string.
+    let noisy = format!("\"{}\\\"{}\"", ",:[{".repeat(100_000), "]".repeat(10));
+    let text = format!("{{\"properties\":{{\"note\":{noisy}}},{}", &polygon(SQUARE)[1..]);
+    assert!(parse_boundary(text.as_bytes(), &limits).is_ok());
+    // Nesting deeper than serde_json allows is refused by the parser, however it is counted.
+    let deep = format!("{}{}", "[".repeat(100_000), "]".repeat(100_000));
+    assert!(matches!(parse_boundary(deep.as_bytes(), &Limits::default()), Err(GeoError::Json(_))));
+}
