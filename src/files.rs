@@ -70,8 +70,11 @@ pub fn check(name: &str, bytes: &[u8], allow_html: bool) -> Result<CheckedFile, 
     if !bytes.starts_with(magic) {
         return Err(UploadError::Content);
     }
-    let clean: String =
-        base.chars().filter(|c| !c.is_control() && !is_bidi_control(*c) && !matches!(c, '<' | '>' | '"' | '\'' | '&')).take(100).collect();
+    let clean: String = base
+        .chars()
+        .filter(|c| !c.is_control() && !is_bidi_control(*c) && !matches!(c, '<' | '>' | '"' | '\'' | '&'))
+        .take(100)
+        .collect();
     let name = if clean.trim().is_empty() { format!("附件.{ext}") } else { clean };
     Ok(CheckedFile { name, mime, size: bytes.len(), sm3: sm3_hex(bytes) })
 }
