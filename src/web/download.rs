@@ -114,3 +114,53 @@ impl KeyForm {
         }
     }
 }
+
+/// The largest bundle either side imports; the route's body limit adds 1 MiB for the form around it.
+pub(crate) const MAX_BUNDLE: usize = 200 * 1024 * 1024;
+
+/// What the `bundle` field of an import form held.
+pub(crate) enum BundleUpload {
+    /// The whole file.
+    File(Vec<u8>),
+    /// No form, no field or an empty file.
+    Missing,
+    /// The body broke off or could not be read.
+    Broken,
+}
+
+/// Reads the `bundle` field of an import form. Errors are answered, never taken for the end of the body: a cut-off
+/// bundle must not be read as a whole one. Over [`MAX_BUNDLE`] is [`AppError::TooLarge`].
+pub(crate) async fn read_bundle_upload(
+    form: Result<axum::extract::Multipart, axum::extract::multipart::MultipartRejection>,
+) -> Result<BundleUpload, AppError> {
+    let too_large = |status: axum::http::StatusCode| status == axum::http::StatusCode::PAYLOAD_TOO_LARGE;
+    let Ok(mut form) = form else { return Ok(BundleUpload::Missing) };
+    let mut bytes: Option<Vec<u8>> = None;
+    loop {
+        let mut field = match form.next_field().await {
+            Ok(Some(field)) => field,
+            Ok(None) => break,
+            Err(e) if too_large(e.status()) => return Err(AppError::TooLarge),
+            Err(_) => return Ok(BundleUpload::Broken),
+        };
+        if field.name() != Some("bundle") {
+            continue;
+        }
+        let mut buf = Vec::new();
+        loop {
+            match field.chunk().await {
+                Ok(Some(chunk)) => {
+                    if buf.len() + chunk.len() > MAX_BUNDLE {
+                        return Err(AppError::TooLarge);
+                    }
+                    buf.extend_from_slice(&chunk);
+                }
+                Ok(None) => break,
+                Err(e) if too_large(e.status()) => return Err(AppError::TooLarge),
+                Err(_) => return Ok(BundleUpload::Broken),
+            }
+        }
+        bytes = Some(buf);
+    }
+    Ok(bytes.filter(|b| !b.is_empty()).map_or(BundleUpload::Missing, BundleUpload::File))
+}

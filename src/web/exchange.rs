@@ -1,7 +1,6 @@
 //! 结果导出 (seed 1.4 / 2.4 / 3.4): export pending results as one signed bundle, download past bundles again,
 //! import application bundles from the portal, and manage the keys both sides trust.
 
-use axum::body::Bytes;
 use axum::extract::multipart::MultipartRejection;
 use axum::extract::{DefaultBodyLimit, Multipart, Path, Query, State};
 use axum::http::StatusCode;
@@ -12,7 +11,7 @@ use maud::{Markup, html};
 use serde::Deserialize;
 
 use super::AppState;
-use super::download::KeyForm;
+use super::download::{BundleUpload, KeyForm, MAX_BUNDLE, read_bundle_upload};
 use super::error::AppError;
 use super::layout::{FieldExtra, csrf_field, notice, page, text_field};
 use super::session::Ctx;
@@ -32,9 +31,6 @@ pub(super) fn routes() -> Router<AppState> {
         .route("/exchange/keys", post(trust_key))
         .route("/exchange/public-key", get(public_key))
 }
-
-/// The largest bundle accepted for import.
-const MAX_BUNDLE: usize = 200 * 1024 * 1024;
 
 #[derive(Debug, Deserialize, Default)]
 struct PageQuery {
@@ -224,37 +220,12 @@ async fn import(
     const NO_FILE: &str = "请选择要导入的申请文件";
     const BAD_UPLOAD: &str = "上传的文件不完整或无法识别，未做任何修改，请重新选择文件后导入";
     ctx.require(Permission::Exchange)?;
-    let Ok(mut form) = form else { return import_refused(&app, &ctx, NO_FILE).await };
-    let mut bytes: Option<Bytes> = None;
-    // Errors are answered, never taken for the end of the body: a cut-off bundle must not be read as a whole one.
-    loop {
-        let mut field = match form.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(AppError::TooLarge),
-            Err(_) => return import_refused(&app, &ctx, BAD_UPLOAD).await,
-        };
-        if field.name() != Some("bundle") {
-            continue;
-        }
-        let mut buf = Vec::new();
-        loop {
-            match field.chunk().await {
-                Ok(Some(chunk)) => {
-                    if buf.len() + chunk.len() > MAX_BUNDLE {
-                        return Err(AppError::TooLarge);
-                    }
-                    buf.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(AppError::TooLarge),
-                Err(_) => return import_refused(&app, &ctx, BAD_UPLOAD).await,
-            }
-        }
-        bytes = Some(Bytes::from(buf));
-    }
-    let Some(bytes) = bytes.filter(|b| !b.is_empty()) else { return import_refused(&app, &ctx, NO_FILE).await };
-    let outcome = import_bundle(&app, &ctx, bytes.to_vec()).await?;
+    let bytes = match read_bundle_upload(form).await? {
+        BundleUpload::File(bytes) => bytes,
+        BundleUpload::Missing => return import_refused(&app, &ctx, NO_FILE).await,
+        BundleUpload::Broken => return import_refused(&app, &ctx, BAD_UPLOAD).await,
+    };
+    let outcome = import_bundle(&app, &ctx, bytes).await?;
     let (status, info, error) = match &outcome {
         ImportOutcome::Applied(seqs) => (
             StatusCode::OK,

@@ -19,16 +19,13 @@ use crate::store::StoreError;
 use crate::store::exchange::{self as ex, ImportOutcome};
 use crate::store::portal;
 use crate::web::AppState;
-use crate::web::download::KeyForm;
+use crate::web::download::{BundleUpload, KeyForm, MAX_BUNDLE, read_bundle_upload};
 use crate::web::error::AppError;
 use crate::web::layout::{FieldExtra, csrf_field, notice, page, text_field};
 use crate::web::session::Ctx;
 
 /// The menu entry of the page.
 const MENU: &str = "/exchange";
-
-/// The largest result bundle accepted for import.
-const MAX_BUNDLE: usize = 200 * 1024 * 1024;
 
 pub(super) fn routes() -> Router<AppState> {
     Router::new()
@@ -214,35 +211,11 @@ async fn import(
     form: Result<Multipart, MultipartRejection>,
 ) -> Result<Response, AppError> {
     ctx.require(Permission::Exchange)?;
-    let Ok(mut form) = form else { return refused(&app, &ctx, NO_FILE).await };
-    let mut bytes: Option<Vec<u8>> = None;
-    loop {
-        let mut field = match form.next_field().await {
-            Ok(Some(field)) => field,
-            Ok(None) => break,
-            Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(AppError::TooLarge),
-            Err(_) => return refused(&app, &ctx, BAD_UPLOAD).await,
-        };
-        if field.name() != Some("bundle") {
-            continue;
-        }
-        let mut buf = Vec::new();
-        loop {
-            match field.chunk().await {
-                Ok(Some(chunk)) => {
-                    if buf.len() + chunk.len() > MAX_BUNDLE {
-                        return Err(AppError::TooLarge);
-                    }
-                    buf.extend_from_slice(&chunk);
-                }
-                Ok(None) => break,
-                Err(e) if e.status() == StatusCode::PAYLOAD_TOO_LARGE => return Err(AppError::TooLarge),
-                Err(_) => return refused(&app, &ctx, BAD_UPLOAD).await,
-            }
-        }
-        bytes = Some(buf);
-    }
-    let Some(bytes) = bytes.filter(|b| !b.is_empty()) else { return refused(&app, &ctx, NO_FILE).await };
+    let bytes = match read_bundle_upload(form).await? {
+        BundleUpload::File(bytes) => bytes,
+        BundleUpload::Missing => return refused(&app, &ctx, NO_FILE).await,
+        BundleUpload::Broken => return refused(&app, &ctx, BAD_UPLOAD).await,
+    };
     let (now, actor, files, uid) = (app.clock.now(), ctx.actor(), app.files.clone(), ctx.user.id);
     let outcome = app.store.write(move |tx| portal::import_results(tx, now, &bytes, &files, uid, &actor)).await;
     let (status, info, error) = match outcome {
