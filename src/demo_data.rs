@@ -106,7 +106,7 @@ pub fn generate(
     while first < spec.activities {
         let end = (first + BATCH).min(spec.activities);
         let batch: Vec<Act<'_>> = (first..end).map(|i| world.activity(i)).collect();
-        write_batch(conn, spec.seed, first, &batch, &mut report)?;
+        write_batch(conn, regions, spec.seed, first, &batch, &mut report)?;
         first = end;
     }
     attach_flows(conn, regions, &prefix)?;
@@ -1790,6 +1790,7 @@ impl Ids {
 
 fn write_batch(
     conn: &Connection,
+    regions: &RegionTree,
     seed: u64,
     first: usize,
     batch: &[Act<'_>],
@@ -1804,7 +1805,7 @@ fn write_batch(
     let survey_ids = reserve(conn, "surveys_id", surveys)?;
     let rect_ids = reserve(conn, "rectifications_id", rects)?;
     let assessment_ids = reserve(conn, "assessments_id", assessments)?;
-    write_activities(conn, seed, first, batch, &act_ids)?;
+    write_activities(conn, regions, seed, first, batch, &act_ids)?;
     write_history(conn, batch, &act_ids, Ids(history_ids.into_iter()))?;
     write_assessments(conn, batch, &act_ids, Ids(assessment_ids.into_iter()))?;
     write_surveys(conn, batch, &act_ids, Ids(survey_ids.into_iter()), Ids(rect_ids.into_iter()))?;
@@ -1815,10 +1816,19 @@ fn write_batch(
     Ok(())
 }
 
-fn write_activities(conn: &Connection, seed: u64, first: usize, batch: &[Act<'_>], ids: &[i64]) -> StoreResult<()> {
+fn write_activities(
+    conn: &Connection,
+    regions: &RegionTree,
+    seed: u64,
+    first: usize,
+    batch: &[Act<'_>],
+    ids: &[i64],
+) -> StoreResult<()> {
     let mut acts = conn.appender("activities")?;
     let mut places = conn.appender("activity_regions")?;
     let mut venues = conn.appender("activity_venues")?;
+    // Where each activity is held at every level (store::places derives the same from the rows above).
+    let mut held = conn.appender("activity_places")?;
     for ((a, &id), index) in batch.iter().zip(ids).zip(first..) {
         let portal_ref = format!("DEMO-{seed}-{index:07}");
         let revision = a.history.len().saturating_sub(1);
@@ -1852,10 +1862,34 @@ fn write_activities(conn: &Connection, seed: u64, first: usize, batch: &[Act<'_>
             places.append_row(params![id, int(s.get())])?;
         }
         venues.append_row(params![id, a.venue_id])?;
+        let mut done: Vec<Adcode> = Vec::with_capacity(4);
+        for county in std::iter::once(a.county).chain(a.second) {
+            let path = regions.path(county);
+            let code = |depth: usize| path.get(depth).map(|r| int(r.adcode.get()));
+            for (depth, r) in path.iter().enumerate() {
+                if done.contains(&r.adcode) {
+                    continue;
+                }
+                done.push(r.adcode);
+                held.append_row(params![
+                    id,
+                    int(r.adcode.get()),
+                    int(u32::try_from(depth + 1).unwrap_or(u32::MAX)),
+                    code(0),
+                    if depth >= 1 { code(1) } else { None },
+                    if depth >= 2 { code(2) } else { None },
+                    a.start.date(),
+                    a.kind.code(),
+                    a.progress.status.code(),
+                    i64::from(a.attendance) * i64::from(a.sessions)
+                ])?;
+            }
+        }
     }
     acts.flush()?;
     places.flush()?;
     venues.flush()?;
+    held.flush()?;
     Ok(())
 }
 
@@ -2034,6 +2068,8 @@ mod tests {
         let report = run(&store, &regions, 42, 2000).unwrap();
         assert_eq!(report.activities, 2000);
         assert_eq!(count(&store, "SELECT count(*) FROM activities"), 2000);
+        let drift = store.write_blocking(|tx| Ok(crate::store::places::differences(tx)?)).unwrap();
+        assert_eq!(drift, 0, "the generator's activity_places rows are what store::places derives");
         assert_eq!(count(&store, "SELECT count(*) FROM approval_history"), i64::try_from(report.history).unwrap());
         assert!(report.organizers >= 50 && report.venues >= 270 && (40..=80).contains(&report.agencies));
         assert!(report.surveys > 0 && report.rectifications > 0, "{report}");

@@ -2,7 +2,7 @@
 //! that joins them with the drawn regions (zero rows for regions without activities, densities per 10 000 km²,
 //! classes).
 
-use chrono::{NaiveDate, TimeDelta};
+use chrono::NaiveDate;
 use duckdb::Connection;
 use duckdb::types::Value;
 use polars::prelude::*;
@@ -14,10 +14,14 @@ use crate::store::{StoreError, StoreResult};
 /// What the map shows: the region drilled into, the level of its units and the filters.
 #[derive(Debug, Clone, PartialEq)]
 pub struct MapQuery {
-    /// Path key of the region drilled into, e.g. `/330000/330100/`.
+    /// The region drilled into.
+    pub scope: Adcode,
+    /// Its path key, e.g. `/330000/330100/` (venue dots are those of venues within it).
     pub scope_path: String,
-    /// The level of the units drawn: 3 for cities, 4 for counties (the 1-based `split_part` index of a county's path).
-    pub unit_index: i32,
+    /// Its level: 1 province, 2 city, 3 county.
+    pub scope_depth: usize,
+    /// The level of the units drawn: 2 for cities, 3 for counties (the region itself when it is a county).
+    pub unit_depth: usize,
     /// First day of the period (start of the activity).
     pub from: NaiveDate,
     /// Last day of the period, inclusive.
@@ -28,80 +32,87 @@ pub struct MapQuery {
     pub status: Option<String>,
 }
 
+/// The column of `activity_places` holding the region of level `depth` on a place's path.
+fn level_column(depth: usize) -> &'static str {
+    match depth {
+        1 => "province",
+        2 => "city",
+        _ => "county",
+    }
+}
+
 impl MapQuery {
-    /// The WHERE clause over `activities a` (filters, region scope through a semi-join) and its parameters.
-    fn scoped(&self) -> (String, Vec<Value>) {
-        let mut sql = String::from(
-            "a.start_at >= CAST(? AS TIMESTAMP) AND a.start_at < CAST(? AS TIMESTAMP) \
-             AND a.id IN (SELECT ar.activity_id FROM activity_regions ar JOIN regions g ON g.adcode = ar.region \
-             WHERE starts_with(g.path, ?))",
-        );
+    /// The conditions on `activity_places p` other than the region (period, kind, status) and their parameters.
+    fn filters(&self) -> (String, Vec<Value>) {
+        let mut sql = String::from("p.day >= CAST(? AS DATE) AND p.day <= CAST(? AS DATE)");
         let mut params = vec![
             Value::Text(self.from.format("%Y-%m-%d").to_string()),
-            Value::Text((self.to + TimeDelta::days(1)).format("%Y-%m-%d").to_string()),
-            Value::Text(self.scope_path.clone()),
+            Value::Text(self.to.format("%Y-%m-%d").to_string()),
         ];
         if let Some(kind) = &self.kind {
-            sql.push_str(" AND a.kind = ?");
+            sql.push_str(" AND p.kind = ?");
             params.push(Value::Text(kind.clone()));
         }
         if let Some(status) = &self.status {
-            sql.push_str(" AND a.status = ?");
+            sql.push_str(" AND p.status = ?");
             params.push(Value::Text(status.clone()));
         }
         (sql, params)
     }
 
     /// The SQL texts of every query behind the map page, with their parameters: what the benchmark runs as the
-    /// baseline, and what [`figures`] and [`panels`] run.
+    /// baseline, and what [`figures`] runs. They read `activity_places` (see `store::places`), where an activity
+    /// held in several regions has one row per region at each level: counting its rows of one region counts each
+    /// activity there once.
     pub fn statements(&self, dots: bool) -> Vec<(String, Vec<Value>)> {
-        let (filter, params) = self.scoped();
+        let (filter, params) = self.filters();
+        let scope = Value::Int(i32::try_from(self.scope.get()).unwrap_or(i32::MAX));
+        let with_scope = |first: Value| {
+            let mut p = vec![first];
+            p.extend(params.iter().cloned());
+            p
+        };
         let units = format!(
-            "SELECT unit, count(*) AS activities, sum(audience)::BIGINT AS audience FROM ( \
-               SELECT DISTINCT CAST(split_part(g.path, '/', {idx}) AS INTEGER) AS unit, a.id, \
-                      a.attendance::BIGINT * a.sessions AS audience \
-               FROM activities a JOIN activity_regions ar ON ar.activity_id = a.id \
-               JOIN regions g ON g.adcode = ar.region \
-               WHERE starts_with(g.path, ?) AND {filter}) GROUP BY unit ORDER BY unit",
-            idx = self.unit_index
+            "SELECT p.region, count(*), sum(p.audience)::BIGINT FROM activity_places p \
+             WHERE p.depth = {depth} AND p.{column} = ? AND {filter} GROUP BY p.region ORDER BY p.region",
+            depth = self.unit_depth,
+            column = level_column(self.scope_depth),
         );
-        let mut unit_params = vec![Value::Text(self.scope_path.clone())];
-        unit_params.extend(params.iter().cloned());
+        let panel = format!("p.region = ? AND {filter}");
         let kinds = format!(
-            "SELECT a.kind, count(*), sum(a.attendance::BIGINT * a.sessions)::BIGINT FROM activities a \
-             WHERE {filter} GROUP BY a.kind ORDER BY 2 DESC, 1"
+            "SELECT p.kind, count(*), sum(p.audience)::BIGINT FROM activity_places p \
+             WHERE {panel} GROUP BY p.kind ORDER BY 2 DESC, 1"
         );
         let months = format!(
-            "SELECT CAST(date_trunc('month', a.start_at) AS DATE) AS m, count(*), \
-                    sum(a.attendance::BIGINT * a.sessions)::BIGINT \
-             FROM activities a WHERE {filter} GROUP BY m ORDER BY m"
+            "SELECT CAST(date_trunc('month', p.day) AS DATE) AS m, count(*), sum(p.audience)::BIGINT \
+             FROM activity_places p WHERE {panel} GROUP BY m ORDER BY m"
         );
         let venues = format!(
-            "SELECT v.name, count(DISTINCT a.id) AS n FROM activities a \
-             JOIN activity_venues av ON av.activity_id = a.id JOIN venues v ON v.id = av.venue_id \
-             WHERE {filter} GROUP BY v.id, v.name ORDER BY n DESC, v.name LIMIT {TOP}"
+            "SELECT v.name, count(DISTINCT p.activity_id) AS n FROM activity_places p \
+             JOIN activity_venues av ON av.activity_id = p.activity_id JOIN venues v ON v.id = av.venue_id \
+             WHERE {panel} GROUP BY v.id, v.name ORDER BY n DESC, v.name LIMIT {TOP}"
         );
         let agencies = format!(
-            "SELECT ag.name, count(DISTINCT a.id) AS n FROM activities a \
-             JOIN assessments s ON s.activity_id = a.id JOIN agencies ag ON ag.id = s.agency_id \
-             WHERE {filter} GROUP BY ag.id, ag.name ORDER BY n DESC, ag.name LIMIT {TOP}"
+            "SELECT ag.name, count(DISTINCT p.activity_id) AS n FROM activity_places p \
+             JOIN assessments s ON s.activity_id = p.activity_id JOIN agencies ag ON ag.id = s.agency_id \
+             WHERE {panel} GROUP BY ag.id, ag.name ORDER BY n DESC, ag.name LIMIT {TOP}"
         );
         let mut out = vec![
-            (units, unit_params),
-            (kinds, params.clone()),
-            (months, params.clone()),
-            (venues, params.clone()),
-            (agencies, params.clone()),
+            (units, with_scope(scope.clone())),
+            (kinds, with_scope(scope.clone())),
+            (months, with_scope(scope.clone())),
+            (venues, with_scope(scope.clone())),
+            (agencies, with_scope(scope.clone())),
         ];
         if dots {
             let dots = format!(
-                "SELECT v.name, v.lon, v.lat, count(DISTINCT a.id) AS n FROM activities a \
-                 JOIN activity_venues av ON av.activity_id = a.id JOIN venues v ON v.id = av.venue_id \
+                "SELECT v.name, v.lon, v.lat, count(DISTINCT p.activity_id) AS n FROM activity_places p \
+                 JOIN activity_venues av ON av.activity_id = p.activity_id JOIN venues v ON v.id = av.venue_id \
                  JOIN regions vg ON vg.adcode = v.region \
-                 WHERE starts_with(vg.path, ?) AND v.lon IS NOT NULL AND v.lat IS NOT NULL AND {filter} \
+                 WHERE starts_with(vg.path, ?) AND v.lon IS NOT NULL AND v.lat IS NOT NULL AND {panel} \
                  GROUP BY v.id, v.name, v.lon, v.lat ORDER BY n DESC, v.name LIMIT {MAX_DOTS}"
             );
-            let mut dot_params = vec![Value::Text(self.scope_path.clone())];
+            let mut dot_params = vec![Value::Text(self.scope_path.clone()), scope];
             dot_params.extend(params);
             out.push((dots, dot_params));
         }
@@ -392,8 +403,10 @@ mod tests {
     #[test]
     fn the_filters_enter_the_statements_as_parameters() {
         let q = MapQuery {
+            scope: Adcode::parse("330000").expect("code"),
             scope_path: "/330000/".into(),
-            unit_index: 3,
+            scope_depth: 1,
+            unit_depth: 2,
             from: NaiveDate::from_ymd_opt(2026, 1, 1).expect("date"),
             to: NaiveDate::from_ymd_opt(2026, 1, 31).expect("date"),
             kind: Some("sports' OR 1=1 --".into()),
@@ -405,6 +418,6 @@ mod tests {
             assert!(!sql.contains("OR 1=1"));
             assert_eq!(sql.matches('?').count(), params.len(), "{sql}");
         }
-        assert!(st[0].1.contains(&Value::Text("2026-02-01".into())), "the last day is inclusive");
+        assert!(st[0].1.contains(&Value::Text("2026-01-31".into())), "the last day is inclusive (p.day <= ?)");
     }
 }

@@ -961,6 +961,7 @@ pub(crate) mod tests {
             include_str!("../store/migrations/0001_foundation.sql"),
             include_str!("../store/migrations/0002_workflow.sql"),
             include_str!("../store/migrations/0003_portal.sql"),
+            include_str!("../store/migrations/0006_activity_places.sql"),
         ] {
             conn.execute_batch(sql).unwrap();
         }
@@ -981,7 +982,7 @@ pub(crate) mod tests {
     }
 
     /// Four activities, four surveys, four opinions: see `survey_by_region_counts`.
-    fn sample_data(conn: &Connection) {
+    pub(crate) fn sample_data(conn: &Connection) {
         conn.execute_batch(
             "INSERT INTO activities (id, portal_ref, name, kind, organizer_id, start_at, end_at, sessions, attendance,
                  contact_name, contact_mobile, status, steps, flow_id, bureau, routing_reason, submitted_at,
@@ -1007,6 +1008,7 @@ pub(crate) mod tests {
               ('2026-04-05', 'holiday', '清明节');",
         )
         .unwrap();
+        crate::store::places::rebuild(conn).unwrap();
     }
 
     fn date(y: i32, m: u32, d: u32) -> NaiveDate {

@@ -770,6 +770,7 @@ fn apply_event(
          VALUES (?, ?, ?, '承办方', ?, ?, ?)",
         params![id, now, organizer, event_code, from, to],
     )?;
+    super::places::refresh(tx, id)?;
     if to == Status::PendingPreReview.code() {
         return_if_no_permit_needed(tx, now, id, rules, regions)?;
     }
@@ -801,6 +802,7 @@ fn return_if_no_permit_needed(
         "UPDATE activities SET status = ?, status_since = ?, revision = revision + 1 WHERE id = ?",
         params![returned, now, id],
     )?;
+    super::places::set_status(tx, id, returned)?;
     tx.execute(
         "INSERT INTO approval_history (activity_id, occurred_at, actor_name, role_name, action, from_status, to_status, opinion)
          VALUES (?, ?, '系统', '规模配置', 'return_pre_review', ?, ?, ?)",

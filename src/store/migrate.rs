@@ -17,10 +17,11 @@ const MIGRATIONS: &[Migration] = &[
     Migration { version: 3, name: "portal", sql: include_str!("migrations/0003_portal.sql") },
     Migration { version: 4, name: "audit_chain", sql: include_str!("migrations/0004_audit_chain.sql") },
     Migration { version: 5, name: "security_policy", sql: include_str!("migrations/0005_security_policy.sql") },
+    Migration { version: 6, name: "activity_places", sql: include_str!("migrations/0006_activity_places.sql") },
 ];
 
 /// The schema version this binary writes.
-pub const LATEST_VERSION: i32 = 5;
+pub const LATEST_VERSION: i32 = 6;
 
 /// Why the database could not be opened.
 #[derive(Debug, thiserror::Error)]
@@ -65,6 +66,10 @@ pub fn migrate(conn: &mut Connection) -> Result<i32, MigrateError> {
             // Chains the audit records written before the chain existed, in the same transaction.
             super::audit::chain_unchained(&t)?;
         }
+        if m.version == super::places::SINCE_VERSION {
+            // Derives the places of the activities written before the table existed.
+            super::places::rebuild(&t)?;
+        }
         t.execute("INSERT INTO schema_migrations (version, name) VALUES (?, ?)", params![m.version, m.name])?;
         t.commit()?;
         tracing::info!(version = m.version, name = m.name, "applied migration");
@@ -75,6 +80,7 @@ pub fn migrate(conn: &mut Connection) -> Result<i32, MigrateError> {
 /// Replaces the `regions` table with `tree`, so that SQL can scope by region path.
 pub fn load_regions(conn: &mut Connection, tree: &RegionTree) -> Result<(), MigrateError> {
     let t = conn.transaction()?;
+    let before: Vec<(i32, String)> = region_paths(&t)?;
     t.execute("DELETE FROM regions", [])?;
     {
         let mut stmt = t.prepare("INSERT INTO regions (adcode, name, level, parent, path) VALUES (?, ?, ?, ?, ?)")?;
@@ -88,8 +94,17 @@ pub fn load_regions(conn: &mut Connection, tree: &RegionTree) -> Result<(), Migr
             ])?;
         }
     }
+    if region_paths(&t)? != before {
+        // A changed tree (new geodata) changes where activities are held at each level.
+        super::places::rebuild(&t)?;
+    }
     t.commit()?;
     Ok(())
+}
+
+fn region_paths(conn: &Connection) -> duckdb::Result<Vec<(i32, String)>> {
+    let mut stmt = conn.prepare("SELECT adcode, path FROM regions ORDER BY adcode")?;
+    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
 }
 
 #[cfg(test)]

@@ -9,6 +9,7 @@ pub mod exchange;
 pub mod filings;
 pub mod materials;
 mod migrate;
+pub mod places;
 pub mod policy;
 pub mod portal;
 pub mod portal_filings;

@@ -147,6 +147,7 @@ pub fn act(
          WHERE id = ?",
         params![next.status.code(), next.step, next.steps, new_flow, now, accepted, now, final_now, now, id],
     )?;
+    super::places::set_status(tx, id, next.status.code())?;
     let opinion = action.opinion().unwrap_or_default().to_string();
     let (step_name, role_name) = match &step {
         Some((s, _, r, _)) if matches!(action, Action::Step { .. }) => (s.clone(), r.clone()),

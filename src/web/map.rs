@@ -169,12 +169,12 @@ impl View {
         ctx.href(&format!("/map?{}", v.query()))
     }
 
-    /// The drawn units and the split_part index of their level.
-    fn units(&self, regions: &RegionTree) -> (Vec<Adcode>, i32) {
-        let Some(r) = regions.get(self.region) else { return (Vec::new(), 4) };
+    /// The drawn units and their level (2 cities, 3 counties).
+    fn units(&self, regions: &RegionTree) -> (Vec<Adcode>, usize) {
+        let Some(r) = regions.get(self.region) else { return (Vec::new(), 3) };
         match r.level {
             RegionLevel::Province if self.layer == Layer::City => {
-                (regions.children(self.region).map(|c| c.adcode).collect(), 3)
+                (regions.children(self.region).map(|c| c.adcode).collect(), 2)
             }
             RegionLevel::Province => (
                 regions
@@ -183,17 +183,19 @@ impl View {
                     .filter(|c| c.level == RegionLevel::County)
                     .map(|c| c.adcode)
                     .collect(),
-                4,
+                3,
             ),
-            RegionLevel::City => (regions.children(self.region).map(|c| c.adcode).collect(), 4),
-            RegionLevel::County => (vec![self.region], 4),
+            RegionLevel::City => (regions.children(self.region).map(|c| c.adcode).collect(), 3),
+            RegionLevel::County => (vec![self.region], 3),
         }
     }
 
-    fn map_query(&self, regions: &RegionTree, unit_index: i32) -> MapQuery {
+    fn map_query(&self, regions: &RegionTree, unit_depth: usize) -> MapQuery {
         MapQuery {
+            scope: self.region,
             scope_path: regions.path_key(self.region),
-            unit_index,
+            scope_depth: regions.path(self.region).len(),
+            unit_depth,
             from: self.from,
             to: self.to,
             kind: self.kind.map(|k| k.code().to_string()),
@@ -215,8 +217,8 @@ pub(crate) struct Computed {
 
 /// Runs the queries, shades the regions and draws the charts of `view`; blocking.
 fn compute(conn: &duckdb::Connection, regions: &RegionTree, view: &View) -> crate::store::StoreResult<Computed> {
-    let (units, unit_index) = view.units(regions);
-    let figures = map::figures(conn, &view.map_query(regions, unit_index), view.dots)?;
+    let (units, unit_depth) = view.units(regions);
+    let figures = map::figures(conn, &view.map_query(regions, unit_depth), view.dots)?;
     let shapes = Shapes::builtin();
     let unit_attrs: Vec<(Adcode, String, Option<f64>)> =
         units.iter().map(|u| (*u, regions.name(*u), shapes.get(*u).map(|s| s.area_km2))).collect();

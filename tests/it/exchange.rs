@@ -182,7 +182,24 @@ async fn an_application_below_the_threshold_is_returned_at_once_with_the_reason(
     // The organizer corrects the attendance and resubmits: back to 待初审 with a bureau.
     let pr = app.text(&format!("SELECT portal_ref FROM activities WHERE id = {id}")).await;
     let start = app.clock.now() + TimeDelta::days(40);
-    let (record, files) = sample_application(&pr, "小型展销", "exhibition", &[330106], 1500, start);
+    let (record, files) = sample_application(&pr, "小型展销", "exhibition", &[330106, 330212], 1500, start);
     app.import_events(vec![event(&pr, PortalEvent::Resubmit, app.clock.now(), Some(record))], &files);
     assert_eq!(app.text(&format!("SELECT status FROM activities WHERE id = {id}")).await, "pending_pre_review");
+    // The map's derived table followed the new audience, the added county (and its city) and the status.
+    let places = app
+        .text(&format!(
+            "SELECT string_agg(region || ':' || status || ':' || audience, ',' ORDER BY region)
+             FROM activity_places WHERE activity_id = {id}"
+        ))
+        .await;
+    assert_eq!(
+        places,
+        "330000:pending_pre_review:1500,330100:pending_pre_review:1500,330106:pending_pre_review:1500,\
+         330200:pending_pre_review:1500,330212:pending_pre_review:1500"
+    );
+    assert_eq!(app.scalar("SELECT count(*) FROM activity_places").await, app.scalar(DERIVED_PLACES).await);
 }
+
+/// The rows a fresh derivation of activity_places would have, for comparing counts after changes.
+const DERIVED_PLACES: &str = "SELECT count(*) FROM (SELECT DISTINCT ar.activity_id, up.adcode FROM activity_regions ar \
+     JOIN regions g ON g.adcode = ar.region JOIN regions up ON starts_with(g.path, up.path))";

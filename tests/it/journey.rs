@@ -120,6 +120,24 @@ async fn from_import_to_a_printed_permit_through_the_pages() {
     let permit = last.results.iter().find(|r| r.status == "permitted").expect("the permit is exported");
     assert!(permit.document.as_ref().unwrap().1.contains("许字"));
     assert!(permit.sms.contains("钱塘江音乐节"));
+
+    // Every step above kept the map's derived table in step with the activities and their regions.
+    let drift = app.state.store.read(|c| Ok(anxu::store::places::differences(c)?)).await.unwrap();
+    assert_eq!(drift, 0, "activity_places differs from a fresh derivation");
+    let status = app
+        .state
+        .store
+        .read(|c| {
+            Ok(c.query_row(
+                "SELECT string_agg(DISTINCT p.status) FROM activity_places p JOIN activities a ON a.id = p.activity_id
+                 WHERE a.name = '钱塘江音乐节'",
+                [],
+                |r| r.get::<_, String>(0),
+            )?)
+        })
+        .await
+        .unwrap();
+    assert_eq!(status, "permitted");
 }
 
 #[tokio::test]
