@@ -1921,12 +1921,15 @@ fn write_history(conn: &Connection, batch: &[Act<'_>], act_ids: &[i64], mut ids:
 
 fn write_assessments(conn: &Connection, batch: &[Act<'_>], act_ids: &[i64], mut ids: Ids) -> StoreResult<()> {
     let mut app = conn.appender("assessments")?;
+    let mut pairs = conn.appender("activity_agencies")?;
     for (a, &act_id) in batch.iter().zip(act_ids) {
         if let Some(s) = &a.assessment {
             app.append_row(params![ids.take()?, act_id, s.agency_id, s.grade, Option::<i64>::None, utc(s.created)])?;
+            pairs.append_row(params![act_id, s.agency_id])?;
         }
     }
     app.flush()?;
+    pairs.flush()?;
     Ok(())
 }
 

@@ -87,14 +87,15 @@ impl MapQuery {
             "SELECT CAST(date_trunc('month', p.day) AS DATE) AS m, count(*), sum(p.audience)::BIGINT \
              FROM activity_places p WHERE {panel} GROUP BY m ORDER BY m"
         );
+        // activity_venues and activity_agencies hold each pair once: count(*) counts activities.
         let venues = format!(
-            "SELECT v.name, count(DISTINCT p.activity_id) AS n FROM activity_places p \
+            "SELECT v.name, count(*) AS n FROM activity_places p \
              JOIN activity_venues av ON av.activity_id = p.activity_id JOIN venues v ON v.id = av.venue_id \
              WHERE {panel} GROUP BY v.id, v.name ORDER BY n DESC, v.name LIMIT {TOP}"
         );
         let agencies = format!(
-            "SELECT ag.name, count(DISTINCT p.activity_id) AS n FROM activity_places p \
-             JOIN assessments s ON s.activity_id = p.activity_id JOIN agencies ag ON ag.id = s.agency_id \
+            "SELECT ag.name, count(*) AS n FROM activity_places p \
+             JOIN activity_agencies s ON s.activity_id = p.activity_id JOIN agencies ag ON ag.id = s.agency_id \
              WHERE {panel} GROUP BY ag.id, ag.name ORDER BY n DESC, ag.name LIMIT {TOP}"
         );
         let mut out = vec![
@@ -106,7 +107,7 @@ impl MapQuery {
         ];
         if dots {
             let dots = format!(
-                "SELECT v.name, v.lon, v.lat, count(DISTINCT p.activity_id) AS n FROM activity_places p \
+                "SELECT v.name, v.lon, v.lat, count(*) AS n FROM activity_places p \
                  JOIN activity_venues av ON av.activity_id = p.activity_id JOIN venues v ON v.id = av.venue_id \
                  JOIN regions vg ON vg.adcode = v.region \
                  WHERE starts_with(vg.path, ?) AND v.lon IS NOT NULL AND v.lat IS NOT NULL AND {panel} \

@@ -48,6 +48,10 @@ struct Args {
     /// Internal: export the activity list of this data directory in a fresh process and print its peak memory.
     #[arg(long, hide = true)]
     export_child: Option<PathBuf>,
+    /// Times each statement of this SQL file (statements end with a line ending in `;`) on the data set of
+    /// `--activities`, 5 runs each, and prints the medians: for trying a query's variants against the same data.
+    #[arg(long)]
+    time_sql: Option<PathBuf>,
 }
 
 /// The day the data sets end on, fixed so that every run measures the same data.
@@ -61,9 +65,31 @@ const TO: &str = "2027-02-28";
 
 fn main() -> anyhow::Result<()> {
     let args = Args::parse();
+    // Errors of the server under test are printed (ANXU_LOG=info for more).
+    tracing_subscriber::fmt()
+        .with_env_filter(tracing_subscriber::EnvFilter::try_from_env("ANXU_LOG").unwrap_or_else(|_| "warn".into()))
+        .with_writer(std::io::stderr)
+        .init();
     let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build()?;
     if let Some(dir) = &args.export_child {
         return runtime.block_on(export_child(dir));
+    }
+    if let Some(file) = &args.time_sql {
+        let text = std::fs::read_to_string(file)?;
+        let dir = ensure_data(&args.data_dir, args.activities)?;
+        let conn = duckdb::Connection::open(dir.join("anxu.duckdb"))?;
+        let mut statement = String::new();
+        for line in text.lines() {
+            statement.push_str(line);
+            statement.push('\n');
+            if line.trim_end().ends_with(';') {
+                let sql = statement.trim().trim_end_matches(';').to_string();
+                statement.clear();
+                let ms = per_statement(&conn, &[(sql.clone(), Vec::new())], 5)?;
+                println!("{:8.1} ms  {}", ms[0], sql.split_whitespace().collect::<Vec<_>>().join(" "));
+            }
+        }
+        return Ok(());
     }
     let sizes = if args.scaling { vec![10_000, 100_000, 1_000_000] } else { vec![args.activities] };
     let mut all = Vec::new();
@@ -192,6 +218,14 @@ async fn bench_size(args: &Args, n: usize) -> anyhow::Result<Vec<Figure>> {
     }
     figures.push(Figure::of("start-up (open database, router)", "ms", &startup, "≤ 2000 ms"));
 
+    // The export child and the approvals work on copies, made now while no server has the database open (a copy
+    // taken while a server writes may catch a checkpoint half done).
+    let copy_dir = dir.join("export-copy");
+    let _ = std::fs::remove_dir_all(&copy_dir);
+    std::fs::create_dir_all(&copy_dir)?;
+    copy_database(&db, &copy_dir.join("anxu.duckdb"))?;
+    copy_database(&db, &dir.join(workflow::COPY))?;
+
     let db2 = db.clone();
     let state = tokio::task::spawn_blocking(move || open_state(&db2)).await??;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
@@ -238,7 +272,16 @@ async fn bench_size(args: &Args, n: usize) -> anyhow::Result<Vec<Figure>> {
         .await?;
         let mut f = Figure::of(name, "ms", &page, "≤ 150 ms, ≤ 1.3× raw");
         f.baseline = Some(stats(&raw).0);
-        f.note = format!("page {} KB", first.1.len() / 1024);
+        let each = {
+            let (q, store) = (q.clone(), state.store.clone());
+            store.read(move |c| per_statement(c, &q.statements(false), 5)).await?
+        };
+        let each: Vec<String> = each.iter().map(|ms| format!("{ms:.0}")).collect();
+        f.note = format!(
+            "page {} KB; queries units/kinds/months/venues/agencies {} ms",
+            first.1.len() / 1024,
+            each.join("/")
+        );
         figures.push(f);
     }
     let county_svg = commander.get(&format!("/map?layer=county&from={FROM}&to={TO}")).await?;
@@ -253,11 +296,7 @@ async fn bench_size(args: &Args, n: usize) -> anyhow::Result<Vec<Figure>> {
     // Excel export of the whole activity list, in a fresh process so that its peak memory is its own.
     let exe = std::env::current_exe()?;
     let t = Instant::now();
-    // The server of this process holds the database's lock: the child exports from a copy.
-    let copy_dir = dir.join("export-copy");
-    let _ = std::fs::remove_dir_all(&copy_dir);
-    std::fs::create_dir_all(&copy_dir)?;
-    std::fs::copy(&db, copy_dir.join("anxu.duckdb"))?;
+    // The server of this process holds the database's lock: the child exports from the copy made above.
     let out = std::process::Command::new(exe).arg("--export-child").arg(&copy_dir).output()?;
     let _ = std::fs::remove_dir_all(&copy_dir);
     let wall = t.elapsed().as_secs_f64();
@@ -274,12 +313,15 @@ async fn bench_size(args: &Args, n: usize) -> anyhow::Result<Vec<Figure>> {
         ),
         ..Figure::of("xlsx export of the activity list", "s", &[field("seconds=").unwrap_or(f64::NAN)], "≤ 10 s")
     });
-    figures.push(Figure::of(
-        "xlsx export peak memory (VmHWM)",
-        "MB",
-        &[field("peak_mb=").unwrap_or(f64::NAN)],
-        "≤ 300 MB",
-    ));
+    figures.push(Figure {
+        note: format!(
+            "the export's DuckDB query alone: {:.1} s, peak {:.0} MB; the workbook writer alone, same rows: {:.1} s",
+            field("query_seconds=").unwrap_or(f64::NAN),
+            field("query_peak_mb=").unwrap_or(f64::NAN),
+            field("xlsx_seconds=").unwrap_or(f64::NAN)
+        ),
+        ..Figure::of("xlsx export peak memory (VmHWM)", "MB", &[field("peak_mb=").unwrap_or(f64::NAN)], "≤ 300 MB")
+    });
 
     server.abort();
     drop(state);
@@ -313,6 +355,39 @@ where
     Ok((p, b))
 }
 
+/// Copies a closed database file (with its write-ahead log, if any) to `to`, replacing what is there.
+fn copy_database(from: &Path, to: &Path) -> anyhow::Result<()> {
+    let wal = |p: &Path| PathBuf::from(format!("{}.wal", p.display()));
+    let _ = std::fs::remove_file(to);
+    let _ = std::fs::remove_file(wal(to));
+    std::fs::copy(from, to).with_context(|| format!("copy {}", from.display()))?;
+    if wal(from).exists() {
+        std::fs::copy(wal(from), wal(to))?;
+    }
+    Ok(())
+}
+
+/// The median time of each statement alone, over `rounds` runs: where a page's query time goes.
+fn per_statement(
+    conn: &duckdb::Connection,
+    statements: &[(String, Vec<duckdb::types::Value>)],
+    rounds: usize,
+) -> anxu::store::StoreResult<Vec<f64>> {
+    let mut out = Vec::new();
+    for (sql, params) in statements {
+        let mut times = Vec::new();
+        for _ in 0..rounds.max(1) {
+            let t = Instant::now();
+            let mut stmt = conn.prepare_cached(sql)?;
+            let mut rows = stmt.query(duckdb::params_from_iter(params.iter()))?;
+            while rows.next()?.is_some() {}
+            times.push(t.elapsed().as_secs_f64() * 1000.0);
+        }
+        out.push(stats(&times).0);
+    }
+    Ok(out)
+}
+
 fn svg_size(body: &[u8]) -> usize {
     let text = String::from_utf8_lossy(body);
     let Some(start) = text.find("<svg class=\"choropleth\"") else { return 0 };
@@ -336,9 +411,20 @@ async fn export_child(dir: &Path) -> anyhow::Result<()> {
     let rows: i64 = state.store.read(|c| Ok(c.query_row("SELECT count(*) FROM activities", [], |r| r.get(0))?)).await?;
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
     let addr = listener.local_addr()?;
-    let service = anxu::web::router(state).into_make_service_with_connect_info::<SocketAddr>();
+    let service = anxu::web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, service).await });
     let admin = Client::sign_in(addr, "zj_admin").await?;
+    // The export's DuckDB query alone (rows read and dropped): its time and the process's peak memory after it.
+    let t = Instant::now();
+    let queried = state
+        .store
+        .read(|c| {
+            let f = anxu::store::activities::ActivityFilter { scope_path: "/330000/".into(), ..Default::default() };
+            anxu::store::activities::export(c, &f, |rows| rows.count())
+        })
+        .await?;
+    let query_seconds = t.elapsed().as_secs_f64();
+    let query_peak = rss_mb("VmHWM");
     let t = Instant::now();
     // Counted as it arrives, as a browser saving it would: the client holds no copy of the body.
     let got = admin.download("/permits/export").await?;
@@ -349,9 +435,72 @@ async fn export_child(dir: &Path) -> anyhow::Result<()> {
     if !got.first.starts_with(b"PK") || !got.last.windows(4).any(|w| w == b"PK\x05\x06") {
         bail!("the export is not a whole xlsx (zip) file");
     }
-    println!("seconds={seconds:.3}\nrows={rows}\nmb={:.2}\npeak_mb={:.1}", got.bytes as f64 / 1e6, rss_mb("VmHWM"));
+    let peak = rss_mb("VmHWM");
+    // The workbook alone: as many rows of typical cells, no database, written to nowhere.
+    let t = Instant::now();
+    let writer_only = xlsx_only(queried)?;
+    println!(
+        "seconds={seconds:.3}\nrows={rows}\nmb={:.2}\npeak_mb={peak:.1}\nquery_seconds={query_seconds:.3}\n\
+         query_peak_mb={query_peak:.1}\nxlsx_seconds={:.3}\nxlsx_bytes={writer_only}",
+        got.bytes as f64 / 1e6,
+        t.elapsed().as_secs_f64()
+    );
     std::io::stdout().flush()?;
     Ok(())
+}
+
+/// Writes `n` rows of cells like the activity list's (same columns, formats and typical lengths) with the
+/// export's writer to a byte counter; returns the workbook's size.
+fn xlsx_only(n: usize) -> anyhow::Result<u64> {
+    use anxu::reports::Cell;
+    use anxu::reports::ColumnFormat;
+    use anxu::reports::xlsx::{ExportMeta, stream_rows};
+    struct Count(u64);
+    impl std::io::Write for Count {
+        fn write(&mut self, b: &[u8]) -> std::io::Result<usize> {
+            self.0 += b.len() as u64;
+            Ok(b.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+    let (t, i, d) = (ColumnFormat::Text, ColumnFormat::Integer, ColumnFormat::DateTime);
+    let headers = [
+        ("申请编号", t),
+        ("活动名称", t),
+        ("活动类型", ColumnFormat::Kind),
+        ("承办单位", t),
+        ("举办地区", t),
+        ("审批机关", t),
+        ("开始时间", d),
+        ("结束时间", d),
+        ("每场人数", i),
+        ("场次", i),
+        ("状态", t),
+        ("提交时间", d),
+        ("办结时间", d),
+    ];
+    let at = today().and_hms_opt(19, 30, 0).unwrap_or_default();
+    let rows = (0..n).map(|k| {
+        vec![
+            Cell::Text(format!("DEMO-1-{k:07}")),
+            Cell::Text(format!("西湖音乐节第{}场演出", k % 97)),
+            Cell::Text("performance".into()),
+            Cell::Text("杭州西子文化传媒有限公司".into()),
+            Cell::Text("西湖区".into()),
+            Cell::Text("杭州市公安局西湖区分局".into()),
+            Cell::DateTime(at),
+            Cell::DateTime(at),
+            Cell::Int(3000 + (k % 1000) as i64),
+            Cell::Int(2),
+            Cell::Text("已许可".into()),
+            Cell::DateTime(at),
+            Cell::DateTime(at),
+        ]
+    });
+    let meta = ExportMeta { user: "bench".into(), generated_at: at, filters: Vec::new() };
+    Ok(stream_rows(Count(0), &headers, &meta, rows, &|_| {})?.0)
 }
 
 /// A minimal HTTP/1.1 client over loopback with a session cookie.
@@ -576,30 +725,29 @@ mod workflow {
     use super::*;
 
     /// Concurrent clients and the approvals each makes: about 100 or more per level, so that p99 is a real tail.
-    const LEVELS: [(usize, usize); 3] = [(1, 100), (8, 13), (32, 7)];
+    const LEVELS: [(usize, usize); 3] = [(1, 60), (8, 10), (32, 4)];
     /// Approvals made before the measured levels (the first writes warm the copy's caches).
     const WARM_UP: usize = 3;
     /// Approvals made by calling the store directly, one at a time, to split an approval's time.
     const DIRECT: usize = 60;
 
     pub async fn run(dir: &Path) -> anyhow::Result<Vec<Figure>> {
-        let copy = dir.join("workflow-copy.duckdb");
-        let _ = std::fs::remove_file(&copy);
-        let _ = std::fs::remove_file(dir.join("workflow-copy.duckdb.wal"));
-        std::fs::copy(dir.join("anxu.duckdb"), &copy)?;
+        let copy = dir.join(COPY);
         let db = copy.clone();
         let state = tokio::task::spawn_blocking(move || open_state(&db)).await??;
         let need = LEVELS.iter().map(|(c, n)| c * n).sum::<usize>() + WARM_UP + DIRECT;
-        // Applications at the first step of the 杭州市 flow, approved by 杭州市 (hz_kezhang) or 西湖区 (xh_kezhang).
-        let apps: Vec<(i64, i64, i64)> = state
+        // Applications in approval with the 杭州市 flow (科长审核 → 分管局长审批) at 杭州市 or 西湖区, each with the
+        // approver of its current step.
+        let apps: Vec<Work> = state
             .store
             .read(move |c| {
                 let mut st = c.prepare(
-                    "SELECT id, revision, bureau FROM activities WHERE status = 'in_approval' AND step = 0
+                    "SELECT id, revision, bureau, step FROM activities WHERE status = 'in_approval' AND step IN (0, 1)
                        AND flow_id IS NOT NULL AND bureau IN (330100, 330106) ORDER BY id LIMIT ?",
                 )?;
-                let rows =
-                    st.query_map([i64::try_from(need).unwrap_or(i64::MAX)], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+                let rows = st.query_map([i64::try_from(need).unwrap_or(i64::MAX)], |r| {
+                    Ok((r.get(0)?, r.get(1)?, approver(r.get(2)?, r.get(3)?)))
+                })?;
                 Ok(rows.collect::<Result<Vec<_>, _>>()?)
             })
             .await?;
@@ -611,30 +759,34 @@ mod workflow {
         let mut figures = Vec::new();
         let mut queue = apps.into_iter();
         let mut done = 0usize;
-        let warm = Client::sign_in(addr, "hz_kezhang").await?;
-        let warm_xh = Client::sign_in(addr, "xh_kezhang").await?;
-        for (id, revision, bureau) in queue.by_ref().take(WARM_UP) {
-            let c = if bureau == 330100 { &warm } else { &warm_xh };
+        let warm = Approvers::sign_in(addr).await?;
+        for (id, revision, login) in queue.by_ref().take(WARM_UP) {
             let rev = revision.to_string();
             let path = format!("/permits/{id}/approve");
-            let (status, _) = c.post(&path, &[("decision", "pass"), ("opinion", "同意"), ("revision", &rev)]).await?;
-            if status == 303 {
+            let fields = [("decision", "pass"), ("opinion", "同意"), ("revision", rev.as_str())];
+            if warm.get(login).post(&path, &fields).await?.0 == 303 {
                 done += 1;
             }
         }
         for (clients, per_client) in LEVELS {
-            let mut tasks = Vec::new();
+            // Every client signs in first; then all start together.
+            let mut ready = Vec::new();
             for _ in 0..clients {
-                let work: Vec<(i64, i64, i64)> = queue.by_ref().take(per_client).collect();
+                let work: Vec<Work> = queue.by_ref().take(per_client).collect();
                 if work.is_empty() {
                     break;
                 }
-                let hz = Client::sign_in(addr, "hz_kezhang").await?;
-                let xh = Client::sign_in(addr, "xh_kezhang").await?;
+                ready.push((work, Approvers::sign_in(addr).await?));
+            }
+            let start = Arc::new(tokio::sync::Barrier::new(ready.len() + 1));
+            let mut tasks = Vec::new();
+            for (work, approvers) in ready {
+                let start = start.clone();
                 tasks.push(tokio::spawn(async move {
+                    start.wait().await;
                     let mut out = Vec::new();
-                    for (id, revision, bureau) in work {
-                        let c = if bureau == 330100 { &hz } else { &xh };
+                    for (id, revision, login) in work {
+                        let c = approvers.get(login);
                         let rev = revision.to_string();
                         let t = Instant::now();
                         let (status, _) = c
@@ -648,6 +800,7 @@ mod workflow {
                     anyhow::Ok(out)
                 }));
             }
+            start.wait().await;
             let started = Instant::now();
             let mut latencies = Vec::new();
             let mut failed = 0;
@@ -664,7 +817,7 @@ mod workflow {
             done += latencies.len();
             if latencies.is_empty() {
                 figures.push(Figure {
-                    note: "no applications left at the first approval step in this data set".into(),
+                    note: "no applications left in approval in this data set".into(),
                     ..Figure::of(name(clients), "ms", &[], "p99 ≤ 50 ms at 32")
                 });
                 continue;
@@ -697,7 +850,7 @@ mod workflow {
 
     /// Where an approval's time goes, without HTTP and one at a time: the floor of any write (a transaction that
     /// inserts one row into a small table and commits), and `workflow::act` through the single writer.
-    async fn breakdown(state: &AppState, apps: Vec<(i64, i64, i64)>, done: &mut usize) -> anyhow::Result<Vec<Figure>> {
+    async fn breakdown(state: &AppState, apps: Vec<Work>, done: &mut usize) -> anyhow::Result<Vec<Figure>> {
         use anxu::domain::workflow::{Action, Decision};
         let user = |login: &'static str| {
             state.store.read(move |c| {
@@ -705,7 +858,10 @@ mod workflow {
                 anxu::store::users::get(c, id)
             })
         };
-        let (hz, xh) = (user("hz_kezhang").await?, user("xh_kezhang").await?);
+        let mut users = Vec::new();
+        for login in LOGINS {
+            users.push((login, user(login).await?));
+        }
         state.store.write(|tx| Ok(tx.execute("CREATE TABLE IF NOT EXISTS bench_probe (x INTEGER)", [])?)).await?;
         let mut floor = Vec::new();
         for i in 0..apps.len() as i32 {
@@ -714,8 +870,8 @@ mod workflow {
             floor.push(t.elapsed().as_secs_f64() * 1000.0);
         }
         let mut act = Vec::new();
-        for (id, revision, bureau) in apps {
-            let user = if bureau == 330100 { hz.clone() } else { xh.clone() };
+        for (id, revision, login) in apps {
+            let user = users.iter().find(|(l, _)| *l == login).map(|(_, u)| u.clone()).context("approver")?;
             let actor = anxu::store::audit::Actor {
                 id: Some(user.id),
                 login: user.login_name.clone(),
@@ -745,6 +901,41 @@ mod workflow {
                 ..Figure::of("approval step without HTTP", "ms", &act, "—")
             },
         ])
+    }
+
+    /// The copy of the data set the approvals change (made by the caller while no server has it open).
+    pub const COPY: &str = "workflow-copy.duckdb";
+
+    /// An application to approve: id, the revision its form shows, the login of its current step's approver.
+    type Work = (i64, i64, &'static str);
+
+    const LOGINS: [&str; 4] = ["hz_kezhang", "hz_juzhang", "xh_kezhang", "xh_juzhang"];
+
+    /// The approver of `step` (0 科长, 1 分管局长) at `bureau` (杭州市 or 西湖区).
+    fn approver(bureau: i64, step: i64) -> &'static str {
+        match (bureau, step) {
+            (330100, 0) => LOGINS[0],
+            (330100, _) => LOGINS[1],
+            (_, 0) => LOGINS[2],
+            _ => LOGINS[3],
+        }
+    }
+
+    /// One signed-in client per approver.
+    struct Approvers(Vec<(&'static str, Client)>);
+
+    impl Approvers {
+        async fn sign_in(addr: SocketAddr) -> anyhow::Result<Approvers> {
+            let mut out = Vec::new();
+            for login in LOGINS {
+                out.push((login, Client::sign_in(addr, login).await?));
+            }
+            Ok(Approvers(out))
+        }
+
+        fn get(&self, login: &str) -> &Client {
+            self.0.iter().find(|(l, _)| *l == login).map_or(&self.0[0].1, |(_, c)| c)
+        }
     }
 
     /// The 99th percentile (nearest rank).

@@ -887,7 +887,12 @@ fn write_content(
                 |r| r.get(0),
             )?,
         };
-        tx.execute("INSERT INTO activity_venues (activity_id, venue_id) VALUES (?, ?)", params![id, venue])?;
+        // Each venue once per activity (the map counts the pairs).
+        tx.execute(
+            "INSERT INTO activity_venues (activity_id, venue_id) SELECT ?, ?
+             WHERE NOT EXISTS (SELECT 1 FROM activity_venues WHERE activity_id = ? AND venue_id = ?)",
+            params![id, venue, id, venue],
+        )?;
     }
     let attach = |m: &crate::exchange::records::AttachmentRecord| -> StoreResult<i64> {
         let bytes = bundle.file(&m.file).ok_or_else(|| StoreError::Conflict(format!("缺少附件文件 {}", m.file)))?;
@@ -916,6 +921,12 @@ fn write_content(
         tx.execute(
             "INSERT INTO assessments (activity_id, agency_id, risk_grade, file_id, created_at) VALUES (?, ?, ?, ?, ?)",
             params![id, agency, s.risk_grade, file_id, now],
+        )?;
+        // Assessments accumulate over resubmissions; the map counts each agency once per activity.
+        tx.execute(
+            "INSERT INTO activity_agencies (activity_id, agency_id) SELECT ?, ?
+             WHERE NOT EXISTS (SELECT 1 FROM activity_agencies WHERE activity_id = ? AND agency_id = ?)",
+            params![id, agency, id, agency],
         )?;
     }
     Ok(())

@@ -198,6 +198,9 @@ async fn an_application_below_the_threshold_is_returned_at_once_with_the_reason(
          330200:pending_pre_review:1500,330212:pending_pre_review:1500"
     );
     assert_eq!(app.scalar("SELECT count(*) FROM activity_places").await, app.scalar(DERIVED_PLACES).await);
+    // The resubmission sent its risk assessment again: two assessments, one (activity, agency) pair for the map.
+    assert_eq!(app.scalar(&format!("SELECT count(*) FROM assessments WHERE activity_id = {id}")).await, 2);
+    assert_eq!(app.scalar(&format!("SELECT count(*) FROM activity_agencies WHERE activity_id = {id}")).await, 1);
 }
 
 /// The rows a fresh derivation of activity_places would have, for comparing counts after changes.

@@ -17,3 +17,15 @@ CREATE TABLE activity_places (
     audience    BIGINT NOT NULL    -- attendance per session × sessions
 );
 -- Filled from the existing activities by store::places::rebuild in the migration's transaction.
+
+-- The agencies that assessed each activity, each pair once (assessments accumulate over resubmissions), so that
+-- the map counts assessed activities per agency without DISTINCT. Written with every assessment (store::exchange,
+-- the demo generator).
+CREATE TABLE activity_agencies (activity_id BIGINT NOT NULL, agency_id BIGINT NOT NULL);
+INSERT INTO activity_agencies SELECT DISTINCT activity_id, agency_id FROM assessments;
+
+-- Each venue once per activity (an application naming one venue twice linked it twice); the map counts the pairs.
+CREATE TABLE activity_venues_once AS SELECT DISTINCT activity_id, venue_id FROM activity_venues;
+DELETE FROM activity_venues;
+INSERT INTO activity_venues SELECT activity_id, venue_id FROM activity_venues_once;
+DROP TABLE activity_venues_once;
