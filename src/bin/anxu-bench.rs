@@ -414,6 +414,9 @@ async fn export_child(dir: &Path) -> anyhow::Result<()> {
     let service = anxu::web::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
     tokio::spawn(async move { axum::serve(listener, service).await });
     let admin = Client::sign_in(addr, "zj_admin").await?;
+    if let Ok(limit) = std::env::var("BENCH_MEMORY_LIMIT") {
+        state.store.read(move |c| Ok(c.execute_batch(&format!("SET memory_limit = '{limit}'"))?)).await?;
+    }
     // The export's DuckDB query alone (rows read and dropped): its time and the process's peak memory after it.
     let t = Instant::now();
     let queried = state
