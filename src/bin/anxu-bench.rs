@@ -315,7 +315,9 @@ async fn bench_size(args: &Args, n: usize) -> anyhow::Result<Vec<Figure>> {
     });
     figures.push(Figure {
         note: format!(
-            "the export's DuckDB query alone: {:.1} s, peak {:.0} MB; the workbook writer alone, same rows: {:.1} s",
+            "process before the export {:.0} MB; the export's DuckDB query alone: {:.1} s, peak {:.0} MB; \
+             the workbook writer alone, same rows: {:.1} s",
+            field("base_mb=").unwrap_or(f64::NAN),
             field("query_seconds=").unwrap_or(f64::NAN),
             field("query_peak_mb=").unwrap_or(f64::NAN),
             field("xlsx_seconds=").unwrap_or(f64::NAN)
@@ -417,6 +419,7 @@ async fn export_child(dir: &Path) -> anyhow::Result<()> {
     if let Ok(limit) = std::env::var("BENCH_MEMORY_LIMIT") {
         state.store.read(move |c| Ok(c.execute_batch(&format!("SET memory_limit = '{limit}'"))?)).await?;
     }
+    let base_mb = rss_mb("VmRSS");
     // The export's DuckDB query alone (rows read and dropped): its time and the process's peak memory after it.
     let t = Instant::now();
     let queried = state
@@ -444,7 +447,7 @@ async fn export_child(dir: &Path) -> anyhow::Result<()> {
     let writer_only = xlsx_only(queried)?;
     println!(
         "seconds={seconds:.3}\nrows={rows}\nmb={:.2}\npeak_mb={peak:.1}\nquery_seconds={query_seconds:.3}\n\
-         query_peak_mb={query_peak:.1}\nxlsx_seconds={:.3}\nxlsx_bytes={writer_only}",
+         query_peak_mb={query_peak:.1}\nbase_mb={base_mb:.1}\nxlsx_seconds={:.3}\nxlsx_bytes={writer_only}",
         got.bytes as f64 / 1e6,
         t.elapsed().as_secs_f64()
     );

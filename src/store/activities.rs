@@ -183,8 +183,8 @@ pub struct ExportRow {
     pub kind: String,
     /// 承办单位
     pub organizer: String,
-    /// Names of the counties, joined with 、.
-    pub regions: String,
+    /// The counties, in code order (the list's export shows their names).
+    pub regions: Vec<Adcode>,
     /// The approving region.
     pub bureau: i64,
     /// Start (Beijing time).
@@ -212,8 +212,8 @@ pub fn export<T>(
     consume: impl FnOnce(&mut dyn Iterator<Item = ExportRow>) -> T,
 ) -> StoreResult<T> {
     let sql = format!(
-        "WITH names AS (SELECT r.activity_id, string_agg(g.name, '、' ORDER BY g.adcode) AS regions
-                        FROM activity_regions r JOIN regions g ON g.adcode = r.region GROUP BY r.activity_id)
+        "WITH names AS (SELECT r.activity_id, string_agg(CAST(r.region AS VARCHAR), ',') AS regions
+                        FROM activity_regions r GROUP BY r.activity_id)
          SELECT a.portal_ref, a.name, a.kind, o.name, coalesce(n.regions, ''), a.bureau, a.start_at, a.end_at,
                 a.attendance, a.sessions, a.status, a.submitted_at, a.decided_at
          FROM activities a JOIN organizers o ON o.id = a.organizer_id LEFT JOIN names n ON n.activity_id = a.id
@@ -237,7 +237,13 @@ pub fn export<T>(
                     name: r.get(1)?,
                     kind: r.get(2)?,
                     organizer: r.get(3)?,
-                    regions: r.get(4)?,
+                    regions: {
+                        let codes: String = r.get(4)?;
+                        let mut codes: Vec<Adcode> =
+                            codes.split(',').filter_map(|c| c.parse().ok()).filter_map(Adcode::from_stored).collect();
+                        codes.sort();
+                        codes
+                    },
                     bureau: r.get(5)?,
                     start_at: r.get(6)?,
                     end_at: r.get(7)?,

@@ -219,7 +219,7 @@ fn export_cells(regions: &RegionTree, r: activities::ExportRow) -> Vec<Cell> {
         Cell::Text(r.name),
         Cell::Text(r.kind),
         Cell::Text(r.organizer),
-        Cell::Text(r.regions),
+        Cell::Text(r.regions.iter().map(|c| regions.name(*c)).collect::<Vec<_>>().join("、")),
         Cell::Text(bureau),
         Cell::DateTime(r.start_at),
         Cell::DateTime(r.end_at),
