@@ -60,7 +60,7 @@ pub struct NewAudit<'a> {
 /// `hash`, its own `hash` covers its fields and `prev_hash`. The time is stored (and hashed) to the microsecond.
 pub fn append(tx: &Transaction<'_>, at: NaiveDateTime, rec: NewAudit<'_>) -> StoreResult<()> {
     let prev_hash = chain_head(tx)?;
-    let id: i64 = tx.query_row("SELECT nextval('audit_log_id')", [], |r| r.get(0))?;
+    let id: i64 = tx.prepare_cached("SELECT nextval('audit_log_id')")?.query_row([], |r| r.get(0))?;
     let fields = ChainFields {
         id,
         occurred_at: at.trunc_subsecs(6),
@@ -74,9 +74,8 @@ pub fn append(tx: &Transaction<'_>, at: NaiveDateTime, rec: NewAudit<'_>) -> Sto
         detail: rec.detail,
     };
     let hash = record_hash(&fields, &prev_hash);
-    tx.execute(
-        &format!("INSERT INTO audit_log ({CHAIN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"),
-        params![
+    tx.prepare_cached(&format!("INSERT INTO audit_log ({CHAIN_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"))?
+        .execute(params![
             fields.id,
             fields.occurred_at,
             fields.actor_id,
@@ -89,8 +88,7 @@ pub fn append(tx: &Transaction<'_>, at: NaiveDateTime, rec: NewAudit<'_>) -> Sto
             fields.detail,
             prev_hash,
             hash
-        ],
-    )?;
+        ])?;
     Ok(())
 }
 
@@ -179,13 +177,13 @@ fn fields_at(r: &Row<'_>) -> duckdb::Result<ChainFields> {
 /// chained first.
 fn chain_head(conn: &Connection) -> duckdb::Result<String> {
     let last_sql = "SELECT hash FROM audit_log ORDER BY id DESC LIMIT 1";
-    let last: Option<Option<String>> = conn.query_row(last_sql, [], |r| r.get(0)).optional()?;
+    let last: Option<Option<String>> = conn.prepare_cached(last_sql)?.query_row([], |r| r.get(0)).optional()?;
     match last {
         None => Ok(GENESIS.to_string()),
         Some(Some(hash)) => Ok(hash),
         Some(None) => {
             chain_unchained(conn)?;
-            conn.query_row(last_sql, [], |r| r.get(0))
+            conn.prepare_cached(last_sql)?.query_row([], |r| r.get(0))
         }
     }
 }
@@ -429,7 +427,7 @@ pub fn list(conn: &Connection, f: &AuditFilter) -> StoreResult<AuditPage> {
           AND ($6::VARCHAR IS NULL OR a.action = $6::VARCHAR)
           AND ($7::VARCHAR IS NULL OR a.result = $7::VARCHAR)";
     let p = params![f.scope_path, f.province, f.from, f.until, f.actor, f.action, f.result];
-    let total: i64 = conn.query_row(&format!("SELECT count(*) {where_sql}"), p, |r| r.get(0))?;
+    let total: i64 = conn.prepare_cached(&format!("SELECT count(*) {where_sql}"))?.query_row(p, |r| r.get(0))?;
     let sql = format!(
         "SELECT a.id, a.occurred_at, a.actor_login, a.actor_region, a.source, a.action, a.object, a.result, a.detail {where_sql}
          ORDER BY a.id DESC LIMIT {} OFFSET {}",

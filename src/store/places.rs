@@ -147,17 +147,16 @@ fn insert(conn: &Connection, places: &[Place]) -> duckdb::Result<()> {
 /// Derives the whole table again (after the migration, a bulk load or a changed region tree).
 pub fn rebuild(conn: &Connection) -> duckdb::Result<()> {
     let places = derive_all(conn)?;
-    conn.execute("DELETE FROM activity_places", [])?;
+    conn.prepare_cached("DELETE FROM activity_places")?.execute([])?;
     insert(conn, &places)
 }
 
 /// Derives the places of activity `id` again, after its content, regions or status changed.
 pub fn refresh(conn: &Connection, id: i64) -> duckdb::Result<()> {
-    conn.execute("DELETE FROM activity_places WHERE activity_id = ?", [id])?;
-    let activity =
-        conn.query_row("SELECT start_at, kind, status, attendance, sessions FROM activities WHERE id = ?", [id], |r| {
-            Ok(activity_from(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
-        });
+    conn.prepare_cached("DELETE FROM activity_places WHERE activity_id = ?")?.execute([id])?;
+    let activity = conn
+        .prepare_cached("SELECT start_at, kind, status, attendance, sessions FROM activities WHERE id = ?")?
+        .query_row([id], |r| Ok(activity_from(r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?)));
     let activity = match activity {
         Ok(a) => a,
         Err(duckdb::Error::QueryReturnedNoRows) => return Ok(()),
@@ -190,7 +189,7 @@ pub fn refresh(conn: &Connection, id: i64) -> duckdb::Result<()> {
 
 /// Records a new status of activity `id` (the only column a workflow transition changes).
 pub fn set_status(conn: &Connection, id: i64, status: &str) -> duckdb::Result<()> {
-    conn.execute("UPDATE activity_places SET status = ? WHERE activity_id = ?", params![status, id])?;
+    conn.prepare_cached("UPDATE activity_places SET status = ? WHERE activity_id = ?")?.execute(params![status, id])?;
     Ok(())
 }
 

@@ -140,39 +140,50 @@ pub fn act(
     };
     let accepted = matches!(action, Action::Accept { .. });
     let final_now = next.status.is_final();
-    tx.execute(
+    tx.prepare_cached(
         "UPDATE activities SET status = ?, step = ?, steps = ?, flow_id = ?, status_since = ?, revision = revision + 1,
              accepted_at = CASE WHEN ? THEN ? ELSE accepted_at END,
              decided_at = CASE WHEN ? THEN ? ELSE decided_at END
          WHERE id = ?",
-        params![next.status.code(), next.step, next.steps, new_flow, now, accepted, now, final_now, now, id],
-    )?;
+    )?
+    .execute(params![
+        next.status.code(),
+        next.step,
+        next.steps,
+        new_flow,
+        now,
+        accepted,
+        now,
+        final_now,
+        now,
+        id
+    ])?;
     super::places::set_status(tx, id, next.status.code())?;
     let opinion = action.opinion().unwrap_or_default().to_string();
     let (step_name, role_name) = match &step {
         Some((s, _, r, _)) if matches!(action, Action::Step { .. }) => (s.clone(), r.clone()),
         _ => (String::new(), user.approval_role_name.clone().unwrap_or_default()),
     };
-    tx.execute(
+    tx.prepare_cached(
         "INSERT INTO approval_history (activity_id, occurred_at, actor_id, actor_name, role_name, action, from_status,
              to_status, step, step_name, opinion, time_limit_days, taken_days)
          VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        params![
-            id,
-            now,
-            user.id,
-            user.real_name,
-            role_name,
-            action.code(),
-            cur.progress.status.code(),
-            next.status.code(),
-            cur.progress.step,
-            step_name,
-            opinion,
-            limit,
-            taken
-        ],
-    )?;
+    )?
+    .execute(params![
+        id,
+        now,
+        user.id,
+        user.real_name,
+        role_name,
+        action.code(),
+        cur.progress.status.code(),
+        next.status.code(),
+        cur.progress.step,
+        step_name,
+        opinion,
+        limit,
+        taken
+    ])?;
     let detail = format!("{} → {}；{}", cur.progress.status.label(), next.status.label(), opinion);
     append(
         tx,
@@ -198,11 +209,20 @@ pub fn act(
         None => None,
     };
     if let Some(kind) = result_kind {
-        tx.execute(
+        tx.prepare_cached(
             "INSERT INTO results (activity_id, bureau, kind, action, to_status, opinion, document_id, created_at)
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-            params![id, cur.bureau.get(), kind, action.code(), next.status.code(), opinion, document_id, now],
-        )?;
+        )?
+        .execute(params![
+            id,
+            cur.bureau.get(),
+            kind,
+            action.code(),
+            next.status.code(),
+            opinion,
+            document_id,
+            now
+        ])?;
     }
     Ok(next)
 }
@@ -228,15 +248,11 @@ fn issue_document(
         .optional()?;
     let seq = last.unwrap_or(0) + 1;
     if last.is_some() {
-        tx.execute(
-            "UPDATE document_sequences SET last = ? WHERE bureau = ? AND year = ? AND kind = ?",
-            params![seq, bureau.get(), year, kind.code()],
-        )?;
+        tx.prepare_cached("UPDATE document_sequences SET last = ? WHERE bureau = ? AND year = ? AND kind = ?")?
+            .execute(params![seq, bureau.get(), year, kind.code()])?;
     } else {
-        tx.execute(
-            "INSERT INTO document_sequences (bureau, year, kind, last) VALUES (?, ?, ?, ?)",
-            params![bureau.get(), year, kind.code(), seq],
-        )?;
+        tx.prepare_cached("INSERT INTO document_sequences (bureau, year, kind, last) VALUES (?, ?, ?, ?)")?
+            .execute(params![bureau.get(), year, kind.code(), seq])?;
     }
     let path = regions.path(bureau);
     let province = path.first().map_or(String::new(), |r| r.name.clone());
@@ -259,12 +275,13 @@ fn issue_document(
         String,
         String,
         String,
-    ) = tx.query_row(
-        "SELECT a.name, a.kind, a.start_at, a.end_at, a.sessions, a.attendance, o.name, o.credit_code,
+    ) = tx
+        .prepare_cached(
+            "SELECT a.name, a.kind, a.start_at, a.end_at, a.sessions, a.attendance, o.name, o.credit_code,
                 a.contact_name, a.contact_mobile
          FROM activities a JOIN organizers o ON o.id = a.organizer_id WHERE a.id = ?",
-        [id],
-        |r| {
+        )?
+        .query_row([id], |r| {
             Ok((
                 r.get(0)?,
                 r.get(1)?,
@@ -277,8 +294,7 @@ fn issue_document(
                 r.get(8)?,
                 r.get(9)?,
             ))
-        },
-    )?;
+        })?;
     let mut s = tx.prepare(
         "SELECT v.name || '（' || v.address || '）' FROM activity_venues av JOIN venues v ON v.id = av.venue_id
          WHERE av.activity_id = ? ORDER BY v.id",
@@ -303,11 +319,11 @@ fn issue_document(
         issued_on: chinese_date(local.date()),
     };
     let body = serde_json::to_string(&doc).map_err(|e| StoreError::Conflict(e.to_string()))?;
-    Ok(tx.query_row(
-        "INSERT INTO documents (activity_id, kind, number, body, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
-        params![id, kind.code(), number, body, now],
-        |r| r.get(0),
-    )?)
+    Ok(tx
+        .prepare_cached(
+            "INSERT INTO documents (activity_id, kind, number, body, created_at) VALUES (?, ?, ?, ?, ?) RETURNING id",
+        )?
+        .query_row(params![id, kind.code(), number, body, now], |r| r.get(0))?)
 }
 
 /// A decision document of an activity visible from `scope_path`.
