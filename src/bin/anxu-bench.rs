@@ -417,6 +417,9 @@ async fn export_child(dir: &Path) -> anyhow::Result<()> {
     tokio::spawn(async move { axum::serve(listener, service).await });
     let admin = Client::sign_in(addr, "zj_admin").await?;
     if let Ok(limit) = std::env::var("BENCH_MEMORY_LIMIT") {
+        if !limit.chars().all(|c| c.is_ascii_alphanumeric() || c == '.') {
+            bail!("BENCH_MEMORY_LIMIT: a size like 200MB, not {limit:?}");
+        }
         state.store.read(move |c| Ok(c.execute_batch(&format!("SET memory_limit = '{limit}'"))?)).await?;
     }
     let base_mb = rss_mb("VmRSS");

@@ -395,3 +395,22 @@ impl futures_core::Stream for ChunkStream {
         self.0.poll_recv(cx)
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_poisoned_chunk_writer_sends_nothing_more() {
+        use std::io::Write as _;
+        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
+        let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let mut w = ChunkWriter::new(tx, failed.clone());
+        w.write_all(&vec![1u8; ChunkWriter::CHUNK]).expect("a full chunk is sent");
+        assert_eq!(rx.try_recv().expect("one chunk").expect("data").len(), ChunkWriter::CHUNK);
+        w.write_all(b"end of a workbook").expect("buffered");
+        failed.store(true, std::sync::atomic::Ordering::SeqCst);
+        assert!(w.flush().is_err(), "reading the rows failed: the rest of the file is not sent");
+        assert!(rx.try_recv().is_err());
+    }
+}
