@@ -293,6 +293,38 @@ async fn bench_size(args: &Args, n: usize) -> anyhow::Result<Vec<Figure>> {
 
     figures.extend(stats_pages::run(&state, addr, rounds).await?);
 
+    // 许可管理: the province administrator's first page of the list (every activity), against the store's list call.
+    let admin = Client::sign_in(addr, "zj_admin").await?;
+    let first = admin.get("/permits").await?;
+    if first.0 != 200 {
+        bail!("GET /permits: {}", first.0);
+    }
+    let (page, raw) = interleaved(
+        rounds,
+        || admin.get("/permits"),
+        || {
+            let store = state.store.clone();
+            async move {
+                store
+                    .read(|c| {
+                        let f = anxu::store::activities::ActivityFilter {
+                            scope_path: "/330000/".into(),
+                            per_page: 20,
+                            ..Default::default()
+                        };
+                        Ok(anxu::store::activities::list(c, &f)?.0.len())
+                    })
+                    .await
+                    .map_err(anyhow::Error::from)
+            }
+        },
+    )
+    .await?;
+    let mut f = Figure::of("许可管理 list, province, first page", "ms", &page, "—");
+    f.baseline = Some(stats(&raw).0);
+    f.note = "zj_admin, 20 rows with the total count".into();
+    figures.push(f);
+
     // Excel export of the whole activity list, in a fresh process so that its peak memory is its own.
     let exe = std::env::current_exe()?;
     let t = Instant::now();

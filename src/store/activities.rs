@@ -2,6 +2,7 @@
 //! the intranet (surveys with rectification opinions, inspections).
 
 use chrono::{NaiveDate, NaiveDateTime};
+use duckdb::types::Value;
 use duckdb::{Connection, OptionalExt, Row, Transaction, params};
 
 use super::audit::{Actor, NewAudit, append};
@@ -211,20 +212,18 @@ pub fn export<T>(
     f: &ActivityFilter,
     consume: impl FnOnce(&mut dyn Iterator<Item = ExportRow>) -> T,
 ) -> StoreResult<T> {
+    let (where_sql, p) = where_sql(f);
     let sql = format!(
         "WITH names AS (SELECT r.activity_id, string_agg(CAST(r.region AS VARCHAR), ',') AS regions
                         FROM activity_regions r GROUP BY r.activity_id)
          SELECT a.portal_ref, a.name, a.kind, o.name, coalesce(n.regions, ''), a.bureau, a.start_at, a.end_at,
                 a.attendance, a.sessions, a.status, a.submitted_at, a.decided_at
          FROM activities a JOIN organizers o ON o.id = a.organizer_id LEFT JOIN names n ON n.activity_id = a.id
-         {} ORDER BY {}",
-        where_sql(),
+         {where_sql} ORDER BY {}",
         f.sort.sql()
     );
-    let status = f.status.map(Status::code);
-    let kind = f.kind.map(ActivityKind::code);
     let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(params![f.scope_path, f.region_path, status, kind, f.from, f.until, f.text])?;
+    let mut rows = stmt.query(duckdb::params_from_iter(p.iter()))?;
     let mut failed: Option<duckdb::Error> = None;
     let out = {
         let mut iter = std::iter::from_fn(|| {
@@ -270,43 +269,65 @@ pub fn export<T>(
     }
 }
 
-/// The list's WHERE clause over `a` activities and `o` organizers, with parameters $1 … $7.
-fn where_sql() -> String {
-    format!(
-        "WHERE {VISIBLE}
-           AND ($2::VARCHAR IS NULL OR starts_with((SELECT path FROM regions WHERE adcode = a.bureau), $2::VARCHAR)
-                OR EXISTS (SELECT 1 FROM activity_regions r JOIN regions g ON g.adcode = r.region
-                           WHERE r.activity_id = a.id AND starts_with(g.path, $2::VARCHAR)))
-           AND ($3::VARCHAR IS NULL OR a.status = $3::VARCHAR)
-           AND ($4::VARCHAR IS NULL OR a.kind = $4::VARCHAR)
-           AND ($5::DATE IS NULL OR CAST(a.start_at AS DATE) >= $5::DATE)
-           AND ($6::DATE IS NULL OR CAST(a.start_at AS DATE) <= $6::DATE)
-           AND ($7::VARCHAR IS NULL OR contains(a.name, $7::VARCHAR) OR contains(o.name, $7::VARCHAR)
-                OR contains(a.portal_ref, $7::VARCHAR))"
-    )
+/// Held or approved within region path `?` (bound twice), over `a` activities.
+const WITHIN: &str = "(starts_with((SELECT path FROM regions WHERE adcode = a.bureau), ?)
+      OR EXISTS (SELECT 1 FROM activity_regions r JOIN regions g ON g.adcode = r.region
+                 WHERE r.activity_id = a.id AND starts_with(g.path, ?)))";
+
+/// The list's WHERE clause over `a` activities and `o` organizers, with its parameters: only the filters that are
+/// set (a `? IS NULL OR …` clause still costs its subqueries in DuckDB, over every activity).
+fn where_sql(f: &ActivityFilter) -> (String, Vec<Value>) {
+    let text = |s: &str| Value::Text(s.to_string());
+    let mut sql = format!("WHERE {WITHIN}");
+    let mut p = vec![text(&f.scope_path), text(&f.scope_path)];
+    if let Some(region) = &f.region_path {
+        sql.push_str(&format!(" AND {WITHIN}"));
+        p.extend([text(region), text(region)]);
+    }
+    if let Some(status) = f.status {
+        sql.push_str(" AND a.status = ?");
+        p.push(text(status.code()));
+    }
+    if let Some(kind) = f.kind {
+        sql.push_str(" AND a.kind = ?");
+        p.push(text(kind.code()));
+    }
+    if let Some(from) = f.from {
+        sql.push_str(" AND CAST(a.start_at AS DATE) >= CAST(? AS DATE)");
+        p.push(text(&from.to_string()));
+    }
+    if let Some(until) = f.until {
+        sql.push_str(" AND CAST(a.start_at AS DATE) <= CAST(? AS DATE)");
+        p.push(text(&until.to_string()));
+    }
+    if let Some(t) = &f.text {
+        sql.push_str(" AND (contains(a.name, ?) OR contains(o.name, ?) OR contains(a.portal_ref, ?))");
+        p.extend([text(t), text(t), text(t)]);
+    }
+    (sql, p)
 }
 
 /// One page of the list and the number of all matching activities.
 pub fn list(conn: &Connection, f: &ActivityFilter) -> StoreResult<(Vec<ActivityRow>, i64)> {
-    let where_sql = where_sql();
-    let status = f.status.map(Status::code);
-    let kind = f.kind.map(ActivityKind::code);
-    let p = params![f.scope_path, f.region_path, status, kind, f.from, f.until, f.text];
+    let (where_sql, p) = where_sql(f);
     let total: i64 = conn.query_row(
         &format!("SELECT count(*) FROM activities a JOIN organizers o ON o.id = a.organizer_id {where_sql}"),
-        p,
+        duckdb::params_from_iter(p.iter()),
         |r| r.get(0),
     )?;
+    // The page's ids first, then the columns with correlated subqueries for those rows only: computed before the
+    // LIMIT they were joins over every activity (1.0 s for the province's first page at 1,000,000 activities, 0.1 s
+    // this way).
     let sql = format!(
-        "{ROW_SELECT} {where_sql} ORDER BY {} LIMIT {} OFFSET {}",
-        f.sort.sql(),
+        "WITH page AS (SELECT a.id FROM activities a JOIN organizers o ON o.id = a.organizer_id {where_sql}
+                       ORDER BY {sort} LIMIT {} OFFSET {})
+         {ROW_SELECT} WHERE a.id IN (SELECT id FROM page) ORDER BY {sort}",
         f.per_page,
-        u64::from(f.page) * u64::from(f.per_page)
+        u64::from(f.page) * u64::from(f.per_page),
+        sort = f.sort.sql(),
     );
     let mut stmt = conn.prepare(&sql)?;
-    let rows = stmt
-        .query_map(params![f.scope_path, f.region_path, status, kind, f.from, f.until, f.text], row_from)?
-        .collect::<Result<Vec<_>, _>>()?;
+    let rows = stmt.query_map(duckdb::params_from_iter(p.iter()), row_from)?.collect::<Result<Vec<_>, _>>()?;
     Ok((rows, total))
 }
 
