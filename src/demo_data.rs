@@ -28,6 +28,7 @@ use crate::domain::scale::{ScaleRules, route};
 use crate::domain::workflow::{Action, Decision, Progress, Status, apply};
 use crate::geo::shapes::{RegionShape, Shapes};
 use crate::store::config::{calendar, scale_rules};
+use crate::store::places;
 use crate::store::workflow::ACCEPTANCE_DAYS;
 use crate::store::{StoreError, StoreResult};
 
@@ -106,7 +107,7 @@ pub fn generate(
     while first < spec.activities {
         let end = (first + BATCH).min(spec.activities);
         let batch: Vec<Act<'_>> = (first..end).map(|i| world.activity(i)).collect();
-        write_batch(conn, regions, spec.seed, first, &batch, &mut report)?;
+        write_batch(conn, spec.seed, first, &batch, &mut report)?;
         first = end;
     }
     attach_flows(conn, regions, &prefix)?;
@@ -1790,7 +1791,6 @@ impl Ids {
 
 fn write_batch(
     conn: &Connection,
-    regions: &RegionTree,
     seed: u64,
     first: usize,
     batch: &[Act<'_>],
@@ -1805,7 +1805,7 @@ fn write_batch(
     let survey_ids = reserve(conn, "surveys_id", surveys)?;
     let rect_ids = reserve(conn, "rectifications_id", rects)?;
     let assessment_ids = reserve(conn, "assessments_id", assessments)?;
-    write_activities(conn, regions, seed, first, batch, &act_ids)?;
+    write_activities(conn, seed, first, batch, &act_ids)?;
     write_history(conn, batch, &act_ids, Ids(history_ids.into_iter()))?;
     write_assessments(conn, batch, &act_ids, Ids(assessment_ids.into_iter()))?;
     write_surveys(conn, batch, &act_ids, Ids(survey_ids.into_iter()), Ids(rect_ids.into_iter()))?;
@@ -1816,19 +1816,13 @@ fn write_batch(
     Ok(())
 }
 
-fn write_activities(
-    conn: &Connection,
-    regions: &RegionTree,
-    seed: u64,
-    first: usize,
-    batch: &[Act<'_>],
-    ids: &[i64],
-) -> StoreResult<()> {
+fn write_activities(conn: &Connection, seed: u64, first: usize, batch: &[Act<'_>], ids: &[i64]) -> StoreResult<()> {
     let mut acts = conn.appender("activities")?;
-    let mut places = conn.appender("activity_regions")?;
+    let mut counties = conn.appender("activity_regions")?;
     let mut venues = conn.appender("activity_venues")?;
-    // Where each activity is held at every level (store::places derives the same from the rows above).
-    let mut held = conn.appender("activity_places")?;
+    // Where each activity is held at every level, derived as store::places derives it from the rows above.
+    let paths = places::Paths::load(conn)?;
+    let mut held = Vec::new();
     for ((a, &id), index) in batch.iter().zip(ids).zip(first..) {
         let portal_ref = format!("DEMO-{seed}-{index:07}");
         let revision = a.history.len().saturating_sub(1);
@@ -1857,39 +1851,24 @@ fn write_activities(
             i32::try_from(revision).unwrap_or(i32::MAX),
             utc(a.created)
         ])?;
-        places.append_row(params![id, int(a.county.get())])?;
+        counties.append_row(params![id, int(a.county.get())])?;
         if let Some(s) = a.second {
-            places.append_row(params![id, int(s.get())])?;
+            counties.append_row(params![id, int(s.get())])?;
         }
         venues.append_row(params![id, a.venue_id])?;
-        let mut done: Vec<Adcode> = Vec::with_capacity(4);
-        for county in std::iter::once(a.county).chain(a.second) {
-            let path = regions.path(county);
-            let code = |depth: usize| path.get(depth).map(|r| int(r.adcode.get()));
-            for (depth, r) in path.iter().enumerate() {
-                if done.contains(&r.adcode) {
-                    continue;
-                }
-                done.push(r.adcode);
-                held.append_row(params![
-                    id,
-                    int(r.adcode.get()),
-                    int(u32::try_from(depth + 1).unwrap_or(u32::MAX)),
-                    code(0),
-                    if depth >= 1 { code(1) } else { None },
-                    if depth >= 2 { code(2) } else { None },
-                    a.start.date(),
-                    a.kind.code(),
-                    a.progress.status.code(),
-                    i64::from(a.attendance) * i64::from(a.sessions)
-                ])?;
-            }
-        }
+        let held_in: Vec<i32> = std::iter::once(a.county).chain(a.second).map(|c| int(c.get())).collect();
+        let activity = places::Activity {
+            day: a.start.date(),
+            kind: a.kind.code().to_string(),
+            status: a.progress.status.code().to_string(),
+            audience: i64::from(a.attendance) * i64::from(a.sessions),
+        };
+        places::derive(&paths, id, &activity, &held_in, &mut held);
     }
     acts.flush()?;
-    places.flush()?;
+    counties.flush()?;
     venues.flush()?;
-    held.flush()?;
+    places::insert(conn, &held)?;
     Ok(())
 }
 

@@ -80,7 +80,7 @@ pub fn migrate(conn: &mut Connection) -> Result<i32, MigrateError> {
 /// Replaces the `regions` table with `tree`, so that SQL can scope by region path.
 pub fn load_regions(conn: &mut Connection, tree: &RegionTree) -> Result<(), MigrateError> {
     let t = conn.transaction()?;
-    let before: Vec<(i32, String)> = region_paths(&t)?;
+    let before = super::places::Paths::load(&t)?;
     t.execute("DELETE FROM regions", [])?;
     {
         let mut stmt = t.prepare("INSERT INTO regions (adcode, name, level, parent, path) VALUES (?, ?, ?, ?, ?)")?;
@@ -94,17 +94,12 @@ pub fn load_regions(conn: &mut Connection, tree: &RegionTree) -> Result<(), Migr
             ])?;
         }
     }
-    if region_paths(&t)? != before {
+    if super::places::Paths::load(&t)? != before {
         // A changed tree (new geodata) changes where activities are held at each level.
         super::places::rebuild(&t)?;
     }
     t.commit()?;
     Ok(())
-}
-
-fn region_paths(conn: &Connection) -> duckdb::Result<Vec<(i32, String)>> {
-    let mut stmt = conn.prepare("SELECT adcode, path FROM regions ORDER BY adcode")?;
-    stmt.query_map([], |r| Ok((r.get(0)?, r.get(1)?)))?.collect()
 }
 
 #[cfg(test)]

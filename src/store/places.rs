@@ -45,30 +45,42 @@ pub struct Place {
 }
 
 /// What an activity contributes to each of its rows.
-struct Activity {
-    day: NaiveDate,
-    kind: String,
-    status: String,
-    audience: i64,
+#[derive(Debug, Clone)]
+pub struct Activity {
+    /// Its first day.
+    pub day: NaiveDate,
+    /// Its kind code.
+    pub kind: String,
+    /// Its status code.
+    pub status: String,
+    /// Attendance per session × sessions.
+    pub audience: i64,
 }
 
-/// The codes on each region's path, root first, from the `regions` table.
-fn region_paths(conn: &Connection) -> duckdb::Result<HashMap<i32, Vec<i32>>> {
-    let mut stmt = conn.prepare("SELECT adcode, path FROM regions")?;
-    let rows = stmt.query_map([], |r| Ok((r.get::<_, i32>(0)?, r.get::<_, String>(1)?)))?;
-    let mut out = HashMap::new();
-    for row in rows {
-        let (code, path) = row?;
-        out.insert(code, path.split('/').filter_map(|p| p.parse().ok()).collect());
+/// The codes on each region's path, root first, as the `regions` table has them.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Paths(HashMap<i32, Vec<i32>>);
+
+impl Paths {
+    /// Reads the `regions` table.
+    pub fn load(conn: &Connection) -> duckdb::Result<Paths> {
+        let mut stmt = conn.prepare_cached("SELECT adcode, path FROM regions")?;
+        let rows = stmt.query_map([], |r| Ok((r.get::<_, i32>(0)?, r.get::<_, String>(1)?)))?;
+        let mut out = HashMap::new();
+        for row in rows {
+            let (code, path) = row?;
+            out.insert(code, path.split('/').filter_map(|p| p.parse().ok()).collect());
+        }
+        Ok(Paths(out))
     }
-    Ok(out)
 }
 
-/// The rows of activity `id` held in `regions` (codes unknown to `paths` are skipped), without duplicates.
-fn derive(paths: &HashMap<i32, Vec<i32>>, id: i64, a: &Activity, regions: &[i32], out: &mut Vec<Place>) {
+/// Appends the rows of activity `id` held in `regions` to `out` (codes unknown to `paths` are skipped), each region
+/// once.
+pub fn derive(paths: &Paths, id: i64, a: &Activity, regions: &[i32], out: &mut Vec<Place>) {
     let first = out.len();
     for region in regions {
-        let Some(path) = paths.get(region) else { continue };
+        let Some(path) = paths.0.get(region) else { continue };
         for depth in 1..=path.len().min(3) {
             let code = path[depth - 1];
             if out[first..].iter().any(|p| p.region == code) {
@@ -96,7 +108,7 @@ fn activity_from(start: NaiveDateTime, kind: String, status: String, attendance:
 
 /// Every row a fresh derivation gives, ordered by activity and region.
 fn derive_all(conn: &Connection) -> duckdb::Result<Vec<Place>> {
-    let paths = region_paths(conn)?;
+    let paths = Paths::load(conn)?;
     let mut stmt = conn.prepare(
         "SELECT ar.activity_id, ar.region, a.start_at, a.kind, a.status, a.attendance, a.sessions
          FROM activity_regions ar JOIN activities a ON a.id = ar.activity_id ORDER BY ar.activity_id",
@@ -125,7 +137,8 @@ fn derive_all(conn: &Connection) -> duckdb::Result<Vec<Place>> {
     Ok(out)
 }
 
-fn insert(conn: &Connection, places: &[Place]) -> duckdb::Result<()> {
+/// Appends `places` to the table (rows that [`derive`] gave).
+pub fn insert(conn: &Connection, places: &[Place]) -> duckdb::Result<()> {
     let mut app = conn.appender("activity_places")?;
     for p in places {
         app.append_row(params![
@@ -165,26 +178,8 @@ pub fn refresh(conn: &Connection, id: i64) -> duckdb::Result<()> {
     let mut stmt = conn.prepare("SELECT region FROM activity_regions WHERE activity_id = ?")?;
     let regions = stmt.query_map([id], |r| r.get::<_, i32>(0))?.collect::<duckdb::Result<Vec<_>>>()?;
     let mut places = Vec::new();
-    derive(&region_paths(conn)?, id, &activity, &regions, &mut places);
-    let mut add = conn.prepare(
-        "INSERT INTO activity_places (activity_id, region, depth, province, city, county, day, kind, status, audience)
-         VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    )?;
-    for p in &places {
-        add.execute(params![
-            p.activity_id,
-            p.region,
-            p.depth,
-            p.province,
-            p.city,
-            p.county,
-            p.day,
-            p.kind,
-            p.status,
-            p.audience
-        ])?;
-    }
-    Ok(())
+    derive(&Paths::load(conn)?, id, &activity, &regions, &mut places);
+    insert(conn, &places)
 }
 
 /// Records a new status of activity `id` (the only column a workflow transition changes).
