@@ -461,7 +461,7 @@ async fn export_child(dir: &Path) -> anyhow::Result<()> {
         .store
         .read(|c| {
             let f = anxu::store::activities::ActivityFilter { scope_path: "/330000/".into(), ..Default::default() };
-            anxu::store::activities::export(c, &f, |rows| rows.count())
+            anxu::store::activities::export(c, &f, |_, rows| rows.count())
         })
         .await?;
     let query_seconds = t.elapsed().as_secs_f64();
@@ -541,7 +541,7 @@ fn xlsx_only(n: usize) -> anyhow::Result<u64> {
         ]
     });
     let meta = ExportMeta { user: "bench".into(), generated_at: at, filters: Vec::new() };
-    Ok(stream_rows(Count(0), &headers, &meta, rows, &|_| {})?.0)
+    Ok(stream_rows(Count(0), &headers, &meta, n, rows)?.0)
 }
 
 /// A minimal HTTP/1.1 client over loopback with a session cookie.

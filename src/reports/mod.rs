@@ -6,6 +6,7 @@
 //! for the format. The same [`Report`] drives the page and the Excel export ([`xlsx`]).
 
 pub mod xlsx;
+mod zipout;
 
 use std::cmp::Ordering;
 use std::fmt;

@@ -218,68 +218,144 @@ pub struct ExportRow {
     pub decided_at: Option<NaiveDateTime>,
 }
 
-/// Runs `consume` over every activity matching `f` (all pages, in the list's order) and returns its result. Rows are
-/// read from DuckDB one at a time while `consume` pulls them, so memory stays flat however many match; a database
-/// error stops the rows and is returned after `consume`.
+/// Activities whose columns one query of [`export`] fetches.
+const EXPORT_CHUNK: usize = 16_384;
+
+/// The exported columns of the activities whose ids are in the list `?`, each with its id.
+const EXPORT_ROWS: &str = "SELECT a.id, a.portal_ref, a.name, a.kind, o.name, a.bureau, a.start_at, a.end_at,
+        a.attendance, a.sessions, a.status, a.submitted_at, a.decided_at
+    FROM activities a JOIN organizers o ON o.id = a.organizer_id
+    WHERE a.id IN (SELECT unnest(CAST(? AS BIGINT[])))";
+
+/// The counties of the activities whose ids are in the list `?`.
+const EXPORT_REGIONS: &str = "SELECT activity_id, region FROM activity_regions
+    WHERE activity_id IN (SELECT unnest(CAST(? AS BIGINT[])))";
+
+/// A read transaction: the queries of one export see one snapshot. Rolled back when dropped unfinished.
+struct Snapshot<'c> {
+    conn: &'c Connection,
+    open: bool,
+}
+
+impl<'c> Snapshot<'c> {
+    fn begin(conn: &'c Connection) -> StoreResult<Self> {
+        conn.execute_batch("BEGIN TRANSACTION")?;
+        Ok(Self { conn, open: true })
+    }
+
+    fn end(mut self) -> StoreResult<()> {
+        self.open = false;
+        Ok(self.conn.execute_batch("COMMIT")?)
+    }
+}
+
+impl Drop for Snapshot<'_> {
+    fn drop(&mut self) {
+        if self.open {
+            let _ = self.conn.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// The exported rows of `ids`, in that order.
+fn export_chunk(
+    rows: &mut duckdb::Statement<'_>,
+    regions: &mut duckdb::Statement<'_>,
+    ids: &[i64],
+) -> StoreResult<Vec<ExportRow>> {
+    let list = Value::List(ids.iter().map(|&id| Value::BigInt(id)).collect());
+    let mut by_id = std::collections::HashMap::with_capacity(ids.len());
+    let mut q = rows.query([&list])?;
+    while let Some(r) = q.next()? {
+        let row = ExportRow {
+            portal_ref: r.get(1)?,
+            name: r.get(2)?,
+            kind: r.get(3)?,
+            organizer: r.get(4)?,
+            regions: Vec::new(),
+            bureau: r.get(5)?,
+            start_at: r.get(6)?,
+            end_at: r.get(7)?,
+            attendance: r.get(8)?,
+            sessions: r.get(9)?,
+            status: r.get(10)?,
+            submitted_at: r.get(11)?,
+            decided_at: r.get(12)?,
+        };
+        by_id.insert(r.get::<_, i64>(0)?, row);
+    }
+    let mut q = regions.query([&list])?;
+    while let Some(r) = q.next()? {
+        let (id, region): (i64, i64) = (r.get(0)?, r.get(1)?);
+        if let (Some(row), Some(code)) = (by_id.get_mut(&id), Adcode::from_stored(region)) {
+            row.regions.push(code);
+        }
+    }
+    ids.iter()
+        .map(|id| {
+            let mut row = by_id.remove(id).ok_or(StoreError::NotFound)?;
+            row.regions.sort();
+            Ok(row)
+        })
+        .collect()
+}
+
+/// Runs `consume` with the number of activities matching `f` and an iterator over them (all pages, in the list's
+/// order), and returns its result. The matching ids are sorted first, alone; the wide rows are then fetched
+/// [`EXPORT_CHUNK`] at a time while `consume` pulls them, all in one snapshot — so DuckDB never sorts or holds a
+/// million wide rows, and memory stays flat however many match. A database error stops the rows (`consume` sees
+/// fewer than announced) and is returned after `consume`.
 pub fn export<T>(
     conn: &Connection,
     f: &ActivityFilter,
-    consume: impl FnOnce(&mut dyn Iterator<Item = ExportRow>) -> T,
+    consume: impl FnOnce(usize, &mut dyn Iterator<Item = ExportRow>) -> T,
+) -> StoreResult<T> {
+    export_in_chunks(conn, f, EXPORT_CHUNK, consume)
+}
+
+fn export_in_chunks<T>(
+    conn: &Connection,
+    f: &ActivityFilter,
+    chunk: usize,
+    consume: impl FnOnce(usize, &mut dyn Iterator<Item = ExportRow>) -> T,
 ) -> StoreResult<T> {
     let (where_sql, p) = where_sql(f);
-    let sql = format!(
-        "WITH names AS (SELECT r.activity_id, string_agg(CAST(r.region AS VARCHAR), ',') AS regions
-                        FROM activity_regions r GROUP BY r.activity_id)
-         SELECT a.portal_ref, a.name, a.kind, o.name, coalesce(n.regions, ''), a.bureau, a.start_at, a.end_at,
-                a.attendance, a.sessions, a.status, a.submitted_at, a.decided_at
-         FROM activities a JOIN organizers o ON o.id = a.organizer_id LEFT JOIN names n ON n.activity_id = a.id
-         {where_sql} ORDER BY {}",
-        f.sort.sql()
-    );
-    let mut stmt = conn.prepare(&sql)?;
-    let mut rows = stmt.query(duckdb::params_from_iter(p.iter()))?;
-    let mut failed: Option<duckdb::Error> = None;
+    let snapshot = Snapshot::begin(conn)?;
+    let ids: Vec<i64> = conn
+        .prepare(&format!(
+            "SELECT a.id FROM activities a JOIN organizers o ON o.id = a.organizer_id {where_sql} ORDER BY {}",
+            f.sort.sql()
+        ))?
+        .query_map(duckdb::params_from_iter(p.iter()), |r| r.get(0))?
+        .collect::<Result<_, _>>()?;
+    let mut rows = conn.prepare(EXPORT_ROWS)?;
+    let mut regions = conn.prepare(EXPORT_REGIONS)?;
+    let mut failed: Option<StoreError> = None;
     let out = {
+        let mut chunks = ids.chunks(chunk.max(1));
+        let mut ready = Vec::new().into_iter();
         let mut iter = std::iter::from_fn(|| {
-            if failed.is_some() {
-                return None;
-            }
-            let read = |r: &Row<'_>| -> duckdb::Result<ExportRow> {
-                Ok(ExportRow {
-                    portal_ref: r.get(0)?,
-                    name: r.get(1)?,
-                    kind: r.get(2)?,
-                    organizer: r.get(3)?,
-                    regions: {
-                        let codes: String = r.get(4)?;
-                        let mut codes: Vec<Adcode> =
-                            codes.split(',').filter_map(|c| c.parse().ok()).filter_map(Adcode::from_stored).collect();
-                        codes.sort();
-                        codes
-                    },
-                    bureau: r.get(5)?,
-                    start_at: r.get(6)?,
-                    end_at: r.get(7)?,
-                    attendance: r.get(8)?,
-                    sessions: r.get(9)?,
-                    status: r.get(10)?,
-                    submitted_at: r.get(11)?,
-                    decided_at: r.get(12)?,
-                })
-            };
-            match rows.next().and_then(|r| r.map(read).transpose()) {
-                Ok(row) => row,
-                Err(e) => {
-                    failed = Some(e);
-                    None
+            loop {
+                if let Some(row) = ready.next() {
+                    return Some(row);
+                }
+                if failed.is_some() {
+                    return None;
+                }
+                match export_chunk(&mut rows, &mut regions, chunks.next()?) {
+                    Ok(fetched) => ready = fetched.into_iter(),
+                    Err(e) => failed = Some(e),
                 }
             }
         });
-        consume(&mut iter)
+        consume(ids.len(), &mut iter)
     };
     match failed {
-        Some(e) => Err(e.into()),
-        None => Ok(out),
+        Some(e) => Err(e),
+        None => {
+            snapshot.end()?;
+            Ok(out)
+        }
     }
 }
 
@@ -711,4 +787,68 @@ pub fn file_in_scope(conn: &Connection, file_id: i64, scope_path: &str) -> Store
     )
     .optional()?
     .ok_or(StoreError::NotFound)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::Store;
+
+    /// The export, read in chunks of 7, gives the list's rows in the list's order (every sort, with and without
+    /// filters), with the counties in code order.
+    #[tokio::test]
+    async fn the_export_follows_the_list_across_chunks() {
+        let regions = crate::setup::load_regions(None).unwrap();
+        let store = Store::open(None, &regions).unwrap();
+        let spec = crate::demo_data::DemoSpec {
+            activities: 300,
+            seed: 7,
+            today: NaiveDate::from_ymd_opt(2026, 3, 20).unwrap(),
+        };
+        let tree = regions.clone();
+        store
+            .write_blocking(move |tx| {
+                crate::demo_data::generate(tx, &tree, crate::geo::shapes::Shapes::builtin(), &spec)
+            })
+            .unwrap();
+        let filters = [
+            ActivityFilter { scope_path: "/330000/".into(), ..Default::default() },
+            ActivityFilter { scope_path: "/330000/".into(), sort: ActivitySort::Start, ..Default::default() },
+            ActivityFilter {
+                scope_path: "/330000/".into(),
+                sort: ActivitySort::Attendance,
+                region_path: Some("/330000/330100/".into()),
+                ..Default::default()
+            },
+            ActivityFilter {
+                scope_path: "/330000/330100/".into(),
+                status: Some(Status::Permitted),
+                ..Default::default()
+            },
+        ];
+        for f in filters {
+            let (listed, exported) = store
+                .read(move |c| {
+                    let all = ActivityFilter { per_page: 100_000, ..f.clone() };
+                    let (rows, total) = list(c, &all)?;
+                    assert_eq!(rows.len() as i64, total);
+                    let listed: Vec<(String, Vec<Adcode>)> =
+                        rows.into_iter().map(|r| (r.portal_ref, r.regions)).collect();
+                    let exported = export_in_chunks(c, &f, 7, |n, rows| {
+                        let got: Vec<(String, Vec<Adcode>)> = rows.map(|r| (r.portal_ref, r.regions)).collect();
+                        assert_eq!(got.len(), n, "as many rows as announced");
+                        got
+                    })?;
+                    // The export's snapshot is closed, also when the consumer stops early: a new one can begin.
+                    c.execute_batch("BEGIN TRANSACTION; ROLLBACK")?;
+                    assert_eq!(export_in_chunks(c, &f, 7, |_, rows| rows.take(3).count())?, 3);
+                    c.execute_batch("BEGIN TRANSACTION; ROLLBACK")?;
+                    Ok((listed, exported))
+                })
+                .await
+                .unwrap();
+            assert!(listed.len() > 7, "more than one chunk: {}", listed.len());
+            assert_eq!(exported, listed);
+        }
+    }
 }

@@ -271,7 +271,7 @@ pub(super) async fn export(
     let store = app.store.clone();
     tokio::spawn(async move {
         let failure = tx.clone();
-        let outcome = store.read(move |conn| export_pipelined(conn, &filter, &regions, &meta, tx)).await;
+        let outcome = store.read(move |conn| export_streamed(conn, &filter, &regions, &meta, tx)).await;
         if let Err(e) = outcome {
             tracing::warn!("activity export failed: {e}");
             let _ = failure.send(Err(std::io::Error::other(e.to_string()))).await;
@@ -281,50 +281,22 @@ pub(super) async fn export(
     Ok(stats::xlsx_response(&name, axum::body::Body::from_stream(ChunkStream(rx))))
 }
 
-/// Rows handed from the reading thread to the writing thread at a time.
-const EXPORT_BATCH: usize = 1024;
-
-/// Writes the export of `filter` to `tx` on two threads: this one reads the rows from DuckDB and turns them into
-/// cells, a scoped one writes and compresses the workbook, with a few batches between them. A database error after
-/// rows were handed over poisons the writer, so the client never receives a complete-looking file.
-fn export_pipelined(
+/// Writes the export of `filter` to `tx`: this thread reads the rows from DuckDB and writes the sheet's XML, a
+/// second one (in `stream_rows`) deflates the package and hands it to the response. A database error stops the
+/// rows short of the count announced, and the package is then left unfinished: the client never receives a
+/// complete-looking file.
+fn export_streamed(
     conn: &duckdb::Connection,
     filter: &ActivityFilter,
     regions: &RegionTree,
     meta: &ExportMeta,
     tx: tokio::sync::mpsc::Sender<Chunk>,
 ) -> Result<(), StoreError> {
-    let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer = ChunkWriter::new(tx, failed.clone());
-    let (batches, received) = std::sync::mpsc::sync_channel::<Vec<Vec<Cell>>>(4);
-    std::thread::scope(|scope| {
-        let xlsx = scope.spawn(move || {
-            let rows = received.into_iter().flatten();
-            stream_rows(writer, &EXPORT_COLUMNS, meta, rows, &|_| {}).and_then(ChunkWriter::finish)
-        });
-        let read = activities::export(conn, filter, |rows| {
-            let mut batch = Vec::with_capacity(EXPORT_BATCH);
-            for r in rows {
-                batch.push(export_cells(regions, r));
-                if batch.len() == EXPORT_BATCH
-                    && batches.send(std::mem::replace(&mut batch, Vec::with_capacity(EXPORT_BATCH))).is_err()
-                {
-                    // The writer stopped (the client has gone): stop reading.
-                    return;
-                }
-            }
-            if !batch.is_empty() {
-                let _ = batches.send(batch);
-            }
-        });
-        if read.is_err() {
-            failed.store(true, std::sync::atomic::Ordering::SeqCst);
-        }
-        drop(batches);
-        let written = xlsx.join().map_err(|_| StoreError::Conflict("导出线程异常结束".into()))?;
-        read?;
-        written.map_err(|e| StoreError::Conflict(e.to_string()))
-    })
+    let written = activities::export(conn, filter, |total, rows| {
+        let cells = rows.map(|r| export_cells(regions, r));
+        stream_rows(ChunkWriter::new(tx), &EXPORT_COLUMNS, meta, total, cells).and_then(ChunkWriter::finish)
+    })?;
+    written.map_err(|e| StoreError::Conflict(e.to_string()))
 }
 
 fn today_label(app: &AppState) -> String {
@@ -339,21 +311,16 @@ type Chunk = Result<axum::body::Bytes, std::io::Error>;
 struct ChunkWriter {
     tx: tokio::sync::mpsc::Sender<Chunk>,
     buf: Vec<u8>,
-    /// Set when reading the rows failed: nothing more is sent.
-    failed: std::sync::Arc<std::sync::atomic::AtomicBool>,
 }
 
 impl ChunkWriter {
     const CHUNK: usize = 64 * 1024;
 
-    fn new(tx: tokio::sync::mpsc::Sender<Chunk>, failed: std::sync::Arc<std::sync::atomic::AtomicBool>) -> Self {
-        Self { tx, buf: Vec::with_capacity(Self::CHUNK), failed }
+    fn new(tx: tokio::sync::mpsc::Sender<Chunk>) -> Self {
+        Self { tx, buf: Vec::with_capacity(Self::CHUNK) }
     }
 
     fn send(&mut self) -> std::io::Result<()> {
-        if self.failed.load(std::sync::atomic::Ordering::SeqCst) {
-            return Err(std::io::Error::other("reading the rows failed"));
-        }
         if self.buf.is_empty() {
             return Ok(());
         }
@@ -393,24 +360,5 @@ impl futures_core::Stream for ChunkStream {
         cx: &mut std::task::Context<'_>,
     ) -> std::task::Poll<Option<Chunk>> {
         self.0.poll_recv(cx)
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn a_poisoned_chunk_writer_sends_nothing_more() {
-        use std::io::Write as _;
-        let (tx, mut rx) = tokio::sync::mpsc::channel(8);
-        let failed = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-        let mut w = ChunkWriter::new(tx, failed.clone());
-        w.write_all(&vec![1u8; ChunkWriter::CHUNK]).expect("a full chunk is sent");
-        assert_eq!(rx.try_recv().expect("one chunk").expect("data").len(), ChunkWriter::CHUNK);
-        w.write_all(b"end of a workbook").expect("buffered");
-        failed.store(true, std::sync::atomic::Ordering::SeqCst);
-        assert!(w.flush().is_err(), "reading the rows failed: the rest of the file is not sent");
-        assert!(rx.try_recv().is_err());
     }
 }
