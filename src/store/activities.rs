@@ -2,6 +2,8 @@
 //! the intranet (surveys with rectification opinions, inspections).
 
 use chrono::{NaiveDate, NaiveDateTime};
+use duckdb::arrow::array::{Array, Int64Array, StringArray, TimestampMicrosecondArray};
+use duckdb::arrow::record_batch::RecordBatch;
 use duckdb::types::Value;
 use duckdb::{Connection, OptionalExt, Row, Transaction, params};
 
@@ -218,18 +220,17 @@ pub struct ExportRow {
     pub decided_at: Option<NaiveDateTime>,
 }
 
-/// Activities whose columns one query of [`export`] fetches.
-const EXPORT_CHUNK: usize = 16_384;
+/// Activities whose columns one query of [`export`] fetches: each query scans the table once, so fewer is faster;
+/// each chunk is held in memory while it is written, so smaller is leaner (32 768 rows: about 7 s and 220 MB for
+/// a million, see the README's benchmark).
+const EXPORT_CHUNK: usize = 131_072;
 
-/// The exported columns of the activities whose ids are in the list `?`, each with its id.
-const EXPORT_ROWS: &str = "SELECT a.id, a.portal_ref, a.name, a.kind, o.name, a.bureau, a.start_at, a.end_at,
-        a.attendance, a.sessions, a.status, a.submitted_at, a.decided_at
+/// The exported columns of the activities whose ids are in the list `?` (integers as BIGINT: one Arrow type per
+/// column, read by [`ExportColumns`]).
+const EXPORT_ROWS: &str = "SELECT a.id, a.portal_ref, a.name, a.kind, o.name, CAST(a.bureau AS BIGINT), a.start_at,
+        a.end_at, CAST(a.attendance AS BIGINT), CAST(a.sessions AS BIGINT), a.status, a.submitted_at, a.decided_at
     FROM activities a JOIN organizers o ON o.id = a.organizer_id
     WHERE a.id IN (SELECT unnest(CAST(? AS BIGINT[])))";
-
-/// The counties of the activities whose ids are in the list `?`.
-const EXPORT_REGIONS: &str = "SELECT activity_id, region FROM activity_regions
-    WHERE activity_id IN (SELECT unnest(CAST(? AS BIGINT[])))";
 
 /// A read transaction: the queries of one export see one snapshot. Rolled back when dropped unfinished.
 struct Snapshot<'c> {
@@ -257,60 +258,163 @@ impl Drop for Snapshot<'_> {
     }
 }
 
-/// The exported rows of `ids`, in that order.
-fn export_chunk(
-    rows: &mut duckdb::Statement<'_>,
-    regions: &mut duckdb::Statement<'_>,
-    ids: &[i64],
-) -> StoreResult<Vec<ExportRow>> {
-    let list = Value::List(ids.iter().map(|&id| Value::BigInt(id)).collect());
-    let mut by_id = std::collections::HashMap::with_capacity(ids.len());
-    let mut q = rows.query([&list])?;
-    while let Some(r) = q.next()? {
-        let row = ExportRow {
-            portal_ref: r.get(1)?,
-            name: r.get(2)?,
-            kind: r.get(3)?,
-            organizer: r.get(4)?,
-            regions: Vec::new(),
-            bureau: r.get(5)?,
-            start_at: r.get(6)?,
-            end_at: r.get(7)?,
-            attendance: r.get(8)?,
-            sessions: r.get(9)?,
-            status: r.get(10)?,
-            submitted_at: r.get(11)?,
-            decided_at: r.get(12)?,
-        };
-        by_id.insert(r.get::<_, i64>(0)?, row);
+/// The record batches of `stmt` run with `params`, fetched as DuckDB produces them (Arrow columns are read in bulk,
+/// far cheaper per value than row by row).
+fn batches(stmt: &mut duckdb::Statement<'_>, params: impl duckdb::Params) -> StoreResult<Vec<RecordBatch>> {
+    let mut out = Vec::new();
+    for batch in stmt.stream_arrow(params)? {
+        out.push(batch?);
     }
-    let mut q = regions.query([&list])?;
-    while let Some(r) = q.next()? {
-        let (id, region): (i64, i64) = (r.get(0)?, r.get(1)?);
-        if let (Some(row), Some(code)) = (by_id.get_mut(&id), Adcode::from_stored(region)) {
-            row.regions.push(code);
-        }
-    }
-    ids.iter()
-        .map(|id| {
-            let mut row = by_id.remove(id).ok_or(StoreError::NotFound)?;
-            row.regions.sort();
-            Ok(row)
+    Ok(out)
+}
+
+/// Column `i` of `batch` as Arrow type `T`; another type is a database error naming the column.
+fn column<T: 'static>(batch: &RecordBatch, i: usize) -> StoreResult<&T> {
+    batch
+        .column(i)
+        .as_any()
+        .downcast_ref::<T>()
+        .ok_or_else(|| bad(i, format!("export column {i} is {}", batch.column(i).data_type())).into())
+}
+
+/// The columns of one batch of [`EXPORT_ROWS`].
+struct ExportColumns<'b> {
+    id: &'b Int64Array,
+    text: [&'b StringArray; 5],
+    int: [&'b Int64Array; 3],
+    time: [&'b TimestampMicrosecondArray; 4],
+}
+
+impl<'b> ExportColumns<'b> {
+    fn of(b: &'b RecordBatch) -> StoreResult<Self> {
+        Ok(Self {
+            id: column(b, 0)?,
+            text: [column(b, 1)?, column(b, 2)?, column(b, 3)?, column(b, 4)?, column(b, 10)?],
+            int: [column(b, 5)?, column(b, 8)?, column(b, 9)?],
+            time: [column(b, 6)?, column(b, 7)?, column(b, 11)?, column(b, 12)?],
         })
-        .collect()
+    }
+
+    fn row(&self, r: usize, regions: Vec<Adcode>) -> StoreResult<ExportRow> {
+        let time = |i: usize| -> Option<NaiveDateTime> {
+            let col = self.time[i];
+            (!col.is_null(r))
+                .then(|| chrono::DateTime::from_timestamp_micros(col.value(r)))
+                .flatten()
+                .map(|t| t.naive_utc())
+        };
+        let required = |i: usize| time(i).ok_or_else(|| StoreError::from(bad(6 + i, "a required time is NULL".into())));
+        let text = |i: usize| self.text[i].value(r).to_string();
+        Ok(ExportRow {
+            portal_ref: text(0),
+            name: text(1),
+            kind: text(2),
+            organizer: text(3),
+            regions,
+            bureau: self.int[0].value(r),
+            start_at: required(0)?,
+            end_at: required(1)?,
+            attendance: self.int[1].value(r),
+            sessions: self.int[2].value(r),
+            status: text(4),
+            submitted_at: required(2)?,
+            decided_at: time(3),
+        })
+    }
+}
+
+/// The counties of the activities with ids in a range, read in one query for a whole export (one per chunk cost
+/// more than the chunk's rows): `codes[offsets[id - lo]..offsets[id - lo + 1]]` are the counties of `id`, in code
+/// order. Activity ids come from a sequence and are never deleted, so the range is at most the table's size and
+/// the offsets take 4 bytes per activity (a binary search over the pairs missed the cache on every step).
+struct Counties {
+    lo: i64,
+    offsets: Vec<u32>,
+    codes: Vec<i64>,
+}
+
+impl Counties {
+    fn load(conn: &Connection, ids: &[i64]) -> StoreResult<Self> {
+        let (Some(&lo), Some(&hi)) = (ids.iter().min(), ids.iter().max()) else {
+            return Ok(Self { lo: 0, offsets: vec![0], codes: Vec::new() });
+        };
+        let slot = |id: i64| usize::try_from(id - lo).ok();
+        let span = slot(hi).ok_or(StoreError::NotFound)? + 1;
+        let mut stmt = conn.prepare(
+            "SELECT activity_id, CAST(region AS BIGINT) FROM activity_regions
+             WHERE activity_id BETWEEN ? AND ? ORDER BY activity_id, region",
+        )?;
+        let mut counts = vec![0u32; span + 1];
+        let mut codes = Vec::new();
+        for b in batches(&mut stmt, [lo, hi])? {
+            for id in column::<Int64Array>(&b, 0)?.values() {
+                if let Some(c) = slot(*id).and_then(|i| counts.get_mut(i + 1)) {
+                    *c += 1;
+                }
+            }
+            codes.extend_from_slice(column::<Int64Array>(&b, 1)?.values());
+        }
+        // Counts to offsets (a running sum; the pairs are sorted by activity, so codes follow the same order).
+        for i in 1..counts.len() {
+            counts[i] += counts[i - 1];
+        }
+        Ok(Self { lo, offsets: counts, codes })
+    }
+
+    /// The counties of `id`, in code order.
+    fn of(&self, id: i64) -> Vec<Adcode> {
+        let Some(i) = usize::try_from(id - self.lo).ok().filter(|i| i + 1 < self.offsets.len()) else {
+            return Vec::new();
+        };
+        let (from, to) = (self.offsets[i] as usize, self.offsets[i + 1] as usize);
+        self.codes.get(from..to).unwrap_or_default().iter().filter_map(|&c| Adcode::from_stored(c)).collect()
+    }
+}
+
+/// The fetched rows of one chunk, as DuckDB's record batches (compact: a chunk's strings in a few buffers), with
+/// where each id of the chunk is among them, in the chunk's order. Rows are built one at a time as they are
+/// pulled, so a chunk costs its Arrow data and no more.
+struct FetchedChunk {
+    batches: Vec<RecordBatch>,
+    order: std::vec::IntoIter<(i64, usize, usize)>,
+}
+
+impl FetchedChunk {
+    fn fetch(rows: &mut duckdb::Statement<'_>, ids: &[i64]) -> StoreResult<Self> {
+        let list = Value::List(ids.iter().map(|&id| Value::BigInt(id)).collect());
+        let batches = batches(rows, [&list])?;
+        let mut at = std::collections::HashMap::with_capacity(ids.len());
+        for (b, batch) in batches.iter().enumerate() {
+            for (r, id) in column::<Int64Array>(batch, 0)?.values().iter().enumerate() {
+                at.insert(*id, (b, r));
+            }
+        }
+        let order = ids
+            .iter()
+            .map(|id| at.get(id).map(|&(b, r)| (*id, b, r)).ok_or(StoreError::NotFound))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Self { batches, order: order.into_iter() })
+    }
+
+    /// The next row in the chunk's order.
+    fn next_row(&mut self, counties: &Counties) -> Option<StoreResult<ExportRow>> {
+        let (id, b, r) = self.order.next()?;
+        Some(ExportColumns::of(&self.batches[b]).and_then(|c| c.row(r, counties.of(id))))
+    }
 }
 
 /// Runs `consume` with the number of activities matching `f` and an iterator over them (all pages, in the list's
-/// order), and returns its result. The matching ids are sorted first, alone; the wide rows are then fetched
-/// [`EXPORT_CHUNK`] at a time while `consume` pulls them, all in one snapshot — so DuckDB never sorts or holds a
-/// million wide rows, and memory stays flat however many match. A database error stops the rows (`consume` sees
-/// fewer than announced) and is returned after `consume`.
+/// order), and returns its result. The matching ids are sorted first, alone, and the counties read in one go; the
+/// wide rows are then fetched [`EXPORT_CHUNK`] at a time while `consume` pulls them, all in one snapshot — so
+/// DuckDB never sorts or holds a million wide rows, and memory stays flat however many match. A database error
+/// stops the rows (`consume` sees fewer than announced) and is returned after `consume`.
 pub fn export<T>(
     conn: &Connection,
     f: &ActivityFilter,
     consume: impl FnOnce(usize, &mut dyn Iterator<Item = ExportRow>) -> T,
 ) -> StoreResult<T> {
-    export_in_chunks(conn, f, EXPORT_CHUNK, consume)
+    let chunk = std::env::var("EXPERIMENT_CHUNK").ok().and_then(|v| v.parse().ok()).unwrap_or(EXPORT_CHUNK);
+    export_in_chunks(conn, f, chunk, consume)
 }
 
 fn export_in_chunks<T>(
@@ -321,29 +425,35 @@ fn export_in_chunks<T>(
 ) -> StoreResult<T> {
     let (where_sql, p) = where_sql(f);
     let snapshot = Snapshot::begin(conn)?;
-    let ids: Vec<i64> = conn
-        .prepare(&format!(
-            "SELECT a.id FROM activities a JOIN organizers o ON o.id = a.organizer_id {where_sql} ORDER BY {}",
-            f.sort.sql()
-        ))?
-        .query_map(duckdb::params_from_iter(p.iter()), |r| r.get(0))?
-        .collect::<Result<_, _>>()?;
+    let mut ids: Vec<i64> = Vec::new();
+    let sql = format!(
+        "SELECT a.id FROM activities a JOIN organizers o ON o.id = a.organizer_id {where_sql} ORDER BY {}",
+        f.sort.sql()
+    );
+    for b in batches(&mut conn.prepare(&sql)?, duckdb::params_from_iter(p.iter()))? {
+        ids.extend_from_slice(column::<Int64Array>(&b, 0)?.values());
+    }
+    let counties = Counties::load(conn, &ids)?;
     let mut rows = conn.prepare(EXPORT_ROWS)?;
-    let mut regions = conn.prepare(EXPORT_REGIONS)?;
     let mut failed: Option<StoreError> = None;
     let out = {
         let mut chunks = ids.chunks(chunk.max(1));
-        let mut ready = Vec::new().into_iter();
+        let mut current: Option<FetchedChunk> = None;
         let mut iter = std::iter::from_fn(|| {
             loop {
-                if let Some(row) = ready.next() {
-                    return Some(row);
-                }
                 if failed.is_some() {
                     return None;
                 }
-                match export_chunk(&mut rows, &mut regions, chunks.next()?) {
-                    Ok(fetched) => ready = fetched.into_iter(),
+                let step = match current.as_mut().and_then(|c| c.next_row(&counties)) {
+                    Some(row) => row.map(Some),
+                    None => FetchedChunk::fetch(&mut rows, chunks.next()?).map(|c| {
+                        current = Some(c);
+                        None
+                    }),
+                };
+                match step {
+                    Ok(Some(row)) => return Some(row),
+                    Ok(None) => {}
                     Err(e) => failed = Some(e),
                 }
             }
@@ -832,10 +942,49 @@ mod tests {
                     let all = ActivityFilter { per_page: 100_000, ..f.clone() };
                     let (rows, total) = list(c, &all)?;
                     assert_eq!(rows.len() as i64, total);
-                    let listed: Vec<(String, Vec<Adcode>)> =
-                        rows.into_iter().map(|r| (r.portal_ref, r.regions)).collect();
+                    // Every exported column against the list's row and the table itself.
+                    type Key = (String, Vec<Adcode>, String, String, String, i64, NaiveDateTime, NaiveDateTime, i64);
+                    let listed: Vec<Key> = rows
+                        .into_iter()
+                        .map(|r| {
+                            let kind = r.kind.code().to_string();
+                            let bureau = i64::from(r.bureau.get());
+                            (
+                                r.portal_ref,
+                                r.regions,
+                                r.name,
+                                kind,
+                                r.organizer,
+                                bureau,
+                                r.start_at,
+                                r.end_at,
+                                r.attendance,
+                            )
+                        })
+                        .collect();
+                    let mut rest = c.prepare(
+                        "SELECT sessions, status, submitted_at, decided_at FROM activities WHERE portal_ref = ?",
+                    )?;
                     let exported = export_in_chunks(c, &f, 7, |n, rows| {
-                        let got: Vec<(String, Vec<Adcode>)> = rows.map(|r| (r.portal_ref, r.regions)).collect();
+                        let got: Vec<Key> = rows
+                            .map(|r| {
+                                let stored: (i64, String, NaiveDateTime, Option<NaiveDateTime>) = rest
+                                    .query_row([&r.portal_ref], |x| Ok((x.get(0)?, x.get(1)?, x.get(2)?, x.get(3)?)))
+                                    .unwrap();
+                                assert_eq!(stored, (r.sessions, r.status.clone(), r.submitted_at, r.decided_at));
+                                (
+                                    r.portal_ref,
+                                    r.regions,
+                                    r.name,
+                                    r.kind,
+                                    r.organizer,
+                                    r.bureau,
+                                    r.start_at,
+                                    r.end_at,
+                                    r.attendance,
+                                )
+                            })
+                            .collect();
                         assert_eq!(got.len(), n, "as many rows as announced");
                         got
                     })?;
