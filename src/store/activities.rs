@@ -220,10 +220,12 @@ pub struct ExportRow {
     pub decided_at: Option<NaiveDateTime>,
 }
 
-/// Activities whose columns one query of [`export`] fetches: each query scans the table once, so fewer is faster;
-/// each chunk is held in memory while it is written, so smaller is leaner (32 768 rows: about 7 s and 220 MB for
-/// a million, see the README's benchmark).
-const EXPORT_CHUNK: usize = 131_072;
+/// Activities whose columns one query of [`export`] fetches. Each query scans the table once (about 80 ms at a
+/// million activities), so fewer is faster; DuckDB's working memory for a query grows with its id list, so smaller is
+/// leaner. Measured at a million rows, whole export (`anxu-bench --export-child`, 3 runs each): 32 768 → 6.2 s,
+/// 220–240 MB peak; 65 536 → 5.8 s, 258–262 MB; 131 072 → 6.0 s, 299–311 MB. The smallest keeps the widest margin
+/// under the 300 MB target at a small cost in time.
+const EXPORT_CHUNK: usize = 32_768;
 
 /// The exported columns of the activities whose ids are in the list `?` (integers as BIGINT: one Arrow type per
 /// column, read by [`ExportColumns`]).
@@ -277,9 +279,8 @@ fn column<T: 'static>(batch: &RecordBatch, i: usize) -> StoreResult<&T> {
         .ok_or_else(|| bad(i, format!("export column {i} is {}", batch.column(i).data_type())).into())
 }
 
-/// The columns of one batch of [`EXPORT_ROWS`].
+/// The columns of one batch of [`EXPORT_ROWS`] but the id (read by [`FetchedChunk`]).
 struct ExportColumns<'b> {
-    id: &'b Int64Array,
     text: [&'b StringArray; 5],
     int: [&'b Int64Array; 3],
     time: [&'b TimestampMicrosecondArray; 4],
@@ -288,7 +289,6 @@ struct ExportColumns<'b> {
 impl<'b> ExportColumns<'b> {
     fn of(b: &'b RecordBatch) -> StoreResult<Self> {
         Ok(Self {
-            id: column(b, 0)?,
             text: [column(b, 1)?, column(b, 2)?, column(b, 3)?, column(b, 4)?, column(b, 10)?],
             int: [column(b, 5)?, column(b, 8)?, column(b, 9)?],
             time: [column(b, 6)?, column(b, 7)?, column(b, 11)?, column(b, 12)?],
@@ -413,8 +413,7 @@ pub fn export<T>(
     f: &ActivityFilter,
     consume: impl FnOnce(usize, &mut dyn Iterator<Item = ExportRow>) -> T,
 ) -> StoreResult<T> {
-    let chunk = std::env::var("EXPERIMENT_CHUNK").ok().and_then(|v| v.parse().ok()).unwrap_or(EXPORT_CHUNK);
-    export_in_chunks(conn, f, chunk, consume)
+    export_in_chunks(conn, f, EXPORT_CHUNK, consume)
 }
 
 fn export_in_chunks<T>(
