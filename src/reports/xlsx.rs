@@ -106,8 +106,38 @@ fn excel_datetime(t: NaiveDateTime) -> Option<ExcelDateTime> {
     excel_date(t.date())?.and_hms(hour, minute, t.second()).ok()
 }
 
-/// Writes one cell: numbers and dates as real values with their number format, regions and kinds as names, NULL
-/// as `—`. Without a region tree a region is written as its code.
+/// What one cell becomes in a sheet: a number in its column's number format, or text.
+enum SheetValue<'a> {
+    Number(f64),
+    Integer(i64),
+    Text(std::borrow::Cow<'a, str>),
+}
+
+/// The value of `cell` in a column of `format` — numbers and dates as real values, regions and kinds as names —,
+/// `None` for NULL (written as `—` in the NULL style). Without a region tree a region is its code. The one rule
+/// for both writers: rust_xlsxwriter's ([`write_cell`]) and the streamed rows' XML ([`write_row_xml`]).
+fn sheet_value<'a>(cell: &'a Cell, format: ColumnFormat, regions: Option<&RegionTree>) -> Option<SheetValue<'a>> {
+    use ColumnFormat as F;
+    let shown = || SheetValue::Text(display_as(cell, format, regions).into());
+    Some(match (format, cell) {
+        (_, Cell::Null) => return None,
+        (F::Integer | F::Decimal | F::Percent, Cell::Int(i)) => SheetValue::Integer(*i),
+        // NaN and infinities are no Excel numbers (the file would be refused as damaged): written as text.
+        (F::Integer | F::Decimal | F::Percent, Cell::Float(x)) if x.is_finite() => SheetValue::Number(*x),
+        (F::Date | F::Month | F::DateTime, Cell::Date(d)) => {
+            excel_date(*d).map_or_else(shown, |d| SheetValue::Number(d.to_excel()))
+        }
+        (F::Date | F::Month | F::DateTime, Cell::DateTime(t)) => {
+            excel_datetime(*t).map_or_else(shown, |d| SheetValue::Number(d.to_excel()))
+        }
+        (F::Kind, Cell::Text(code)) => SheetValue::Text(kind_label(code).unwrap_or(code.as_str()).into()),
+        // Text is shown as it is in every other column (as `display_as` shows it), without a copy.
+        (_, Cell::Text(s)) => SheetValue::Text(s.as_str().into()),
+        _ => shown(),
+    })
+}
+
+/// Writes one cell through rust_xlsxwriter, its value by [`sheet_value`].
 fn write_cell(
     sheet: &mut Worksheet,
     (row, col): (RowNum, ColNum),
@@ -117,41 +147,13 @@ fn write_cell(
     regions: Option<&RegionTree>,
 ) -> Result<(), XlsxError> {
     let f = formats.for_format(format);
-    let as_text = |sheet: &mut Worksheet| -> Result<(), XlsxError> {
-        sheet.write_string_with_format(row, col, display_as(cell, format, regions), f)?;
-        Ok(())
+    match sheet_value(cell, format, regions) {
+        None => sheet.write_string_with_format(row, col, "—", &formats.missing)?,
+        // Exact up to 2^53; beyond that Excel itself cannot hold the value.
+        Some(SheetValue::Integer(i)) => sheet.write_number_with_format(row, col, i as f64, f)?,
+        Some(SheetValue::Number(x)) => sheet.write_number_with_format(row, col, x, f)?,
+        Some(SheetValue::Text(text)) => sheet.write_string_with_format(row, col, text.as_ref(), f)?,
     };
-    match (format, cell) {
-        (_, Cell::Null) => {
-            sheet.write_string_with_format(row, col, "—", &formats.missing)?;
-        }
-        (ColumnFormat::Integer | ColumnFormat::Decimal | ColumnFormat::Percent, Cell::Int(i)) => {
-            // Exact up to 2^53; beyond that Excel itself cannot hold the value.
-            sheet.write_number_with_format(row, col, *i as f64, f)?;
-        }
-        // NaN and infinities are no Excel numbers (the file would be refused as damaged): written as text.
-        (ColumnFormat::Integer | ColumnFormat::Decimal | ColumnFormat::Percent, Cell::Float(x)) if x.is_finite() => {
-            sheet.write_number_with_format(row, col, *x, f)?;
-        }
-        (ColumnFormat::Date | ColumnFormat::Month | ColumnFormat::DateTime, Cell::Date(d)) => match excel_date(*d) {
-            Some(dt) => {
-                sheet.write_datetime_with_format(row, col, &dt, f)?;
-            }
-            None => as_text(sheet)?,
-        },
-        (ColumnFormat::Date | ColumnFormat::Month | ColumnFormat::DateTime, Cell::DateTime(t)) => {
-            match excel_datetime(*t) {
-                Some(dt) => {
-                    sheet.write_datetime_with_format(row, col, &dt, f)?;
-                }
-                None => as_text(sheet)?,
-            }
-        }
-        (ColumnFormat::Kind, Cell::Text(code)) => {
-            sheet.write_string_with_format(row, col, kind_label(code).unwrap_or(code.as_str()), f)?;
-        }
-        _ => as_text(sheet)?,
-    }
     Ok(())
 }
 
@@ -402,50 +404,23 @@ fn escape_text(out: &mut Vec<u8>, text: &str) {
     out.extend_from_slice(&bytes[plain..]);
 }
 
-/// What one cell becomes in the sheet: a number, or text, each with its style.
-enum XmlCell<'a> {
-    Number(f64),
-    Integer(i64),
-    Text(std::borrow::Cow<'a, str>),
-}
-
-/// The value of `cell` in a column of `format`, as [`write_cell`] writes it without a region tree.
-fn xml_cell(cell: &Cell, format: ColumnFormat) -> Option<XmlCell<'_>> {
-    use ColumnFormat as F;
-    let shown = || XmlCell::Text(display_as(cell, format, None).into());
-    Some(match (format, cell) {
-        (_, Cell::Null) => return None,
-        (F::Integer | F::Decimal | F::Percent, Cell::Int(i)) => XmlCell::Integer(*i),
-        (F::Integer | F::Decimal | F::Percent, Cell::Float(x)) if x.is_finite() => XmlCell::Number(*x),
-        (F::Date | F::Month | F::DateTime, Cell::Date(d)) => {
-            excel_date(*d).map_or_else(shown, |d| XmlCell::Number(d.to_excel()))
-        }
-        (F::Date | F::Month | F::DateTime, Cell::DateTime(t)) => {
-            excel_datetime(*t).map_or_else(shown, |d| XmlCell::Number(d.to_excel()))
-        }
-        (F::Kind, Cell::Text(code)) => XmlCell::Text(kind_label(code).unwrap_or(code.as_str()).into()),
-        (F::Text | F::Region, Cell::Text(s)) => XmlCell::Text(s.as_str().into()),
-        _ => shown(),
-    })
-}
-
 /// Appends row `row` (1-based, as Excel numbers rows) of `cells` to `out`.
 fn write_row_xml(out: &mut Vec<u8>, frame: &Frame, columns: &[(String, ColumnFormat)], row: usize, cells: &[Cell]) {
     // Writing to a Vec cannot fail.
     let _ = write!(out, "<row r=\"{row}\">");
     for (((name, format), style), cell) in columns.iter().zip(&frame.styles).zip(cells) {
-        let (value, style) = match xml_cell(cell, *format) {
+        let (value, style) = match sheet_value(cell, *format, None) {
             Some(v) => (v, *style),
-            None => (XmlCell::Text("—".into()), frame.missing),
+            None => (SheetValue::Text("—".into()), frame.missing),
         };
         let _ = write!(out, "<c r=\"{name}{row}\"");
         if style > 0 {
             let _ = write!(out, " s=\"{style}\"");
         }
         let _ = match value {
-            XmlCell::Integer(i) => write!(out, "><v>{i}</v></c>"),
-            XmlCell::Number(x) => write!(out, "><v>{x}</v></c>"),
-            XmlCell::Text(text) => {
+            SheetValue::Integer(i) => write!(out, "><v>{i}</v></c>"),
+            SheetValue::Number(x) => write!(out, "><v>{x}</v></c>"),
+            SheetValue::Text(text) => {
                 let preserve = [' ', '\t', '\n'];
                 if text.starts_with(preserve) || text.ends_with(preserve) {
                     out.extend_from_slice(b" t=\"inlineStr\"><is><t xml:space=\"preserve\">");
@@ -804,8 +779,7 @@ mod tests {
         }
         let direct = workbook.save_to_buffer().unwrap();
 
-        let (a, b) = (open(streamed.clone()), open(direct.clone()));
-        let (mut a, mut b) = (a, b);
+        let (mut a, mut b) = (open(streamed.clone()), open(direct.clone()));
         let (ra, rb) = (a.worksheet_range(DATA_SHEET).unwrap(), b.worksheet_range(DATA_SHEET).unwrap());
         assert_eq!(ra.get_size(), rb.get_size());
         for (r, (x, y)) in ra.rows().zip(rb.rows()).enumerate() {
